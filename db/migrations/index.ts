@@ -1,0 +1,21 @@
+import type { Knex } from 'knex';
+import * as m001 from './001_foundation.js';
+
+/**
+ * The ordered migration set. Listing modules (instead of letting knex scan a
+ * folder) makes the same set run from TypeScript sources in tests and from the
+ * compiled `dist/` in production, on SQLite and MySQL alike.
+ */
+const migrations: Record<string, Knex.Migration> = {
+  '001_foundation': m001,
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => {
+    const migration = migrations[name];
+    if (!migration) throw new Error(`unknown migration ${name}`);
+    return migration;
+  },
+};

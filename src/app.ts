@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
+import fp from 'fastify-plugin';
+import type { DestinationStream } from 'pino';
+import type { Config } from './config/schema.js';
+import type { Clock } from './domain/clock.js';
+import { loggerOptions } from './logger.js';
+import bootstrapPlugin from './plugins/bootstrap.js';
+import configPlugin from './plugins/config.js';
+import databasePlugin from './plugins/database.js';
+import healthPlugin from './plugins/health.js';
+import passwordsPlugin from './plugins/passwords.js';
+import rpcPlugin from './plugins/rpc.js';
+import secretsPlugin from './plugins/secrets.js';
+import sessionsPlugin from './plugins/sessions.js';
+import { restError, rpcError, toFault } from './rpc/errors.js';
+import { Fault } from './rpc/faults.js';
+
+export interface AppOptions {
+  config: Config;
+  /** Tests pass a clock they can move; production uses the system clock. */
+  clock?: Clock;
+  /** Where logs go (tests capture them to check redaction). */
+  logStream?: DestinationStream;
+  /** Where the generated bootstrap password is shown. */
+  announce?: (text: string) => void;
+}
+
+/** The application as a plugin: the server and the tests build it the same way. */
+async function application(fastify: FastifyInstance, opts: AppOptions): Promise<void> {
+  // Errors raised before a route handler runs (body too large, bad content
+  // length): answered in the shape of the transport that was called.
+  fastify.setErrorHandler((error: FastifyError, request, reply) => {
+    const fault =
+      error.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+        ? new Fault('Client.Request.too_large')
+        : error.statusCode && error.statusCode < 500
+          ? new Fault('Client.Request.invalid_request', `Invalid Request: ${error.message}`)
+          : toFault(error, request.log);
+    if (request.url.startsWith('/rpc')) {
+      return reply.code(error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 413 : 200).send({ jsonrpc: '2.0', id: null, error: rpcError(fault) });
+    }
+    return reply.code(fault.http).send(restError(fault));
+  });
+
+  await fastify.register(configPlugin, { config: opts.config, clock: opts.clock });
+  await fastify.register(databasePlugin);
+  await fastify.register(secretsPlugin);
+  await fastify.register(passwordsPlugin);
+  await fastify.register(sessionsPlugin);
+  await fastify.register(rpcPlugin);
+  await fastify.register(healthPlugin);
+  await fastify.register(bootstrapPlugin, { announce: opts.announce });
+}
+
+export const app = fp(application, { name: 'billing-auth' });
+
+/** A configured Fastify instance with the application registered and ready. */
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const fastify = Fastify({
+    logger: loggerOptions(opts.config, opts.logStream),
+    bodyLimit: opts.config.BODY_LIMIT,
+    trustProxy: opts.config.TRUST_PROXY,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    return503OnClosing: true,
+  });
+  // While shutting down, answers close their keep-alive connection so that
+  // in-flight calls finish and the server can actually stop.
+  let closing = false;
+  fastify.addHook('preClose', async () => {
+    closing = true;
+  });
+  fastify.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    if (closing) reply.header('connection', 'close');
+  });
+  await fastify.register(app, opts);
+  await fastify.ready();
+  return fastify;
+}

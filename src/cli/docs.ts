@@ -1,0 +1,26 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { openApiYaml } from '../docs/openapi.js';
+import { allMethods } from '../methods/index.js';
+import { packageRoot } from '../paths.js';
+import { MethodRegistry } from '../rpc/registry.js';
+
+export function registeredMethods() {
+  const registry = new MethodRegistry();
+  for (const method of allMethods()) registry.add(method);
+  return registry.list();
+}
+
+export function registerDocsCommands(program: Command): void {
+  program
+    .command('docs')
+    .description('generated documents')
+    .command('generate')
+    .description('rewrite openapi.yaml from the method registry and schemas/')
+    .action(() => {
+      const path = join(packageRoot, 'openapi.yaml');
+      writeFileSync(path, openApiYaml(registeredMethods()));
+      console.log(`wrote ${path}`);
+    });
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { ConfigError } from '../config/load.js';
+import { registerConfigCommands } from './config.js';
+import { registerDocsCommands } from './docs.js';
+import { registerMigrateCommand } from './migrate.js';
+import { registerServeCommand } from './serve.js';
+import { packageVersion } from '../version.js';
+
+const program = new Command('billing-auth')
+  .description('Headless authentication API for billing systems')
+  .version(packageVersion)
+  .showHelpAfterError();
+
+registerServeCommand(program);
+registerMigrateCommand(program);
+registerConfigCommands(program);
+registerDocsCommands(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+    process.exit(78); // EX_CONFIG
+  }
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,93 @@
+import { readFileSync } from 'node:fs';
+import { Ajv } from 'ajv';
+import bytes from 'bytes';
+import ms from 'ms';
+import { configSchema, type Config, type ConfigKey } from './schema.js';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+/** `0` is a valid duration everywhere ("never" where the option says so). */
+export function parseDuration(value: string): number | undefined {
+  const trimmed = value.trim();
+  if (trimmed === '0') return 0;
+  if (!/^\d+(\.\d+)?\s*(ms|s|m|h|d|w)$/i.test(trimmed)) return undefined;
+  const parsed = ms(trimmed as ms.StringValue);
+  return Number.isFinite(parsed) && parsed >= 0 ? parsed : undefined;
+}
+
+export function parseSize(value: string): number | undefined {
+  const parsed = bytes.parse(value);
+  return parsed !== null && Number.isFinite(parsed) && parsed > 0 ? parsed : undefined;
+}
+
+const ajv = new Ajv({ coerceTypes: true, useDefaults: true, allErrors: true, strict: false });
+ajv.addFormat('duration', { type: 'string', validate: (v: string) => parseDuration(v) !== undefined });
+ajv.addFormat('size', { type: 'string', validate: (v: string) => parseSize(v) !== undefined });
+const validate = ajv.compile(configSchema);
+
+const keys = Object.keys(configSchema.properties) as ConfigKey[];
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`CONFIG_FILE ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`]);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError([`CONFIG_FILE ${path} is not valid JSON: ${(err as Error).message}`]);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError([`CONFIG_FILE ${path} must hold a JSON object`]);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/**
+ * Builds the configuration from the environment (and `CONFIG_FILE`), applying
+ * defaults and converting durations and sizes. Every problem is reported at
+ * once, each naming the variable, so an operator fixes them in one go.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env, overrides: Partial<Record<ConfigKey, unknown>> = {}): Config {
+  const fromEnv: Record<string, unknown> = {};
+  for (const key of keys) {
+    const value = env[key];
+    if (value !== undefined && value !== '') fromEnv[key] = value;
+  }
+  const configFile = (overrides.CONFIG_FILE ?? fromEnv.CONFIG_FILE) as string | undefined;
+  const fromFile = configFile ? readConfigFile(configFile) : {};
+  const raw: Record<string, unknown> = { ...fromFile, ...fromEnv, ...overrides };
+  for (const [key, value] of Object.entries(raw)) {
+    // Numbers in a JSON config file are fine for durations and sizes too.
+    const prop = (configSchema.properties as Record<string, { format?: string }>)[key];
+    if (prop?.format && typeof value === 'number') raw[key] = prop.format === 'size' ? `${value}b` : `${value}ms`;
+  }
+
+  if (!validate(raw)) {
+    const problems = (validate.errors ?? []).map((e) => {
+      if (e.keyword === 'additionalProperties') {
+        return `${String(e.params.additionalProperty)} is not a known setting (in CONFIG_FILE)`;
+      }
+      const key = e.instancePath.replace(/^\//, '') || '(root)';
+      const given = key in raw ? ` (got ${JSON.stringify(raw[key])})` : '';
+      const hint = e.keyword === 'format' ? ` like ${e.params.format === 'duration' ? '30s, 15m, 12h or 30d' : '64kb or 1mb'}` : '';
+      return `${key} ${e.message}${hint}${given}`;
+    });
+    throw new ConfigError(problems);
+  }
+  for (const [key, prop] of Object.entries(configSchema.properties) as [string, { format?: string }][]) {
+    const value = raw[key];
+    if (typeof value !== 'string') continue;
+    if (prop.format === 'duration') raw[key] = parseDuration(value);
+    if (prop.format === 'size') raw[key] = parseSize(value);
+  }
+  return raw as unknown as Config;
+}

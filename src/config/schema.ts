@@ -1,0 +1,99 @@
+/**
+ * The operator contract: every configuration variable, its type, default and
+ * meaning. README's configuration table is written from this list, and
+ * `billing-auth config check` validates against it.
+ *
+ * Durations (`format: "duration"`) accept units (`30s`, `15m`, `12h`, `30d`) and
+ * are turned into milliseconds; sizes (`format: "size"`) accept `64kb`, `1mb`
+ * and are turned into bytes.
+ */
+export const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3000, description: 'TCP port to listen on.' },
+    HOST: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Interface to listen on (`0.0.0.0` in containers).' },
+    DATABASE_URL: {
+      type: 'string',
+      pattern: '^(sqlite:|mysql://|mariadb://)',
+      default: 'sqlite:./data/billing-auth.sqlite',
+      description: '`sqlite:<file>` (embedded default; `sqlite::memory:` for a throw-away database) or `mysql://user:pass@host:3306/db` (MySQL 8, MariaDB 10.11).',
+    },
+    DATA_DIR: {
+      type: 'string',
+      minLength: 1,
+      default: './data',
+      description: 'Folder for generated secrets (JWT key, keyring) when they are not configured. Created on demand with 0700.',
+    },
+    CONFIG_FILE: { type: 'string', description: 'Optional JSON file with any of these keys; environment variables win over it.' },
+    LOG_LEVEL: {
+      type: 'string',
+      enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+      default: 'info',
+      description: 'pino log level.',
+    },
+    TRUST_PROXY: {
+      type: 'boolean',
+      default: false,
+      description: 'Take the client IP from `X-Forwarded-For` (set when running behind a reverse proxy or load balancer).',
+    },
+    BODY_LIMIT: { type: 'string', format: 'size', default: '64kb', description: 'Largest accepted request body.' },
+    SHUTDOWN_TIMEOUT: {
+      type: 'string',
+      format: 'duration',
+      default: '10s',
+      description: 'How long SIGTERM/SIGINT waits for in-flight calls before exiting.',
+    },
+    BOOTSTRAP_ADMIN_LOGIN: { type: 'string', minLength: 1, maxLength: 64, default: 'root', description: 'Login of the admin created on first start.' },
+    BOOTSTRAP_ADMIN_PASSWORD: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 32,
+      description: 'Password of that admin. Unset: a strong one is generated and printed once to the console.',
+    },
+    JWT_SECRET: { type: 'string', minLength: 32, description: 'HMAC key for access tokens (at least 32 characters).' },
+    JWT_SECRET_FILE: { type: 'string', description: 'File holding `JWT_SECRET`. Neither set: generated into `DATA_DIR/jwt-secret` (0600).' },
+    KEYRING_FILE: {
+      type: 'string',
+      description: 'Password-encryption keyring (JSON `{"primary": "k2", "keys": {"k1": "...", "k2": "..."}}`). Unset: generated into `DATA_DIR/keyring.json` (0600).',
+    },
+    BCRYPT_COST: { type: 'integer', minimum: 4, maximum: 31, default: 12, description: 'bcrypt cost factor for password hashes.' },
+    ACCESS_TOKEN_TTL: { type: 'string', format: 'duration', default: '15m', description: 'Lifetime of an access token.' },
+    SESSION_TTL: { type: 'string', format: 'duration', default: '12h', description: 'Absolute lifetime of a session.' },
+    SESSION_IDLE_TTL: { type: 'string', format: 'duration', default: '30m', description: 'A session unused for this long ends.' },
+    VALIDATE_RESULTS: {
+      type: 'boolean',
+      default: false,
+      description: 'Check every method result against its schema (tests turn this on; a mismatch is an internal error).',
+    },
+  },
+} as const;
+
+export type ConfigKey = keyof typeof configSchema.properties;
+
+export interface Config {
+  PORT: number;
+  HOST: string;
+  DATABASE_URL: string;
+  DATA_DIR: string;
+  CONFIG_FILE?: string;
+  LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  TRUST_PROXY: boolean;
+  /** bytes */
+  BODY_LIMIT: number;
+  /** milliseconds */
+  SHUTDOWN_TIMEOUT: number;
+  BOOTSTRAP_ADMIN_LOGIN: string;
+  BOOTSTRAP_ADMIN_PASSWORD?: string;
+  JWT_SECRET?: string;
+  JWT_SECRET_FILE?: string;
+  KEYRING_FILE?: string;
+  BCRYPT_COST: number;
+  /** milliseconds */
+  ACCESS_TOKEN_TTL: number;
+  /** milliseconds */
+  SESSION_TTL: number;
+  /** milliseconds */
+  SESSION_IDLE_TTL: number;
+  VALIDATE_RESULTS: boolean;
+}

@@ -1,0 +1,165 @@
+import { stringify } from 'yaml';
+import { FAULTS, type FaultCode } from '../rpc/faults.js';
+import type { MethodDefinition } from '../rpc/registry.js';
+import { configSchema } from '../config/schema.js';
+import { packageVersion } from '../version.js';
+import { accessText } from './access.js';
+import { bundledComponents, bundledSchema } from './bundle.js';
+
+const faultResponse = (codes: FaultCode[]) => ({
+  description: codes.map((c) => `\`${c}\``).join(', '),
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Fault' } } },
+});
+
+/** Faults any method can answer, by the kind of access it needs. */
+function transportFaults(m: MethodDefinition): FaultCode[] {
+  const codes: FaultCode[] = ['Client.Request.parse_error', 'Client.Request.invalid_params', 'Client.Request.too_large', 'Server.Internal.error', 'Server.Unavailable'];
+  if (m.access.kind !== 'public') {
+    codes.push('Client.Session.check_auth.failed_to_process_access_token', 'Server.Session.check_auth.auth_failed', 'Server.Session.alert_You_must_change_password');
+  }
+  if (m.access.kind === 'admin' || (m.access.kind === 'session' && m.access.denyImpersonated)) codes.push('Server.AccessControl.forbidden');
+  return codes;
+}
+
+function restOperation(m: MethodDefinition) {
+  const byStatus = new Map<number, FaultCode[]>();
+  for (const code of [...new Set([...transportFaults(m), ...m.faults])]) {
+    const status = FAULTS[code].http;
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  const [service] = m.name.split('/');
+  return {
+    post: {
+      operationId: m.name.replace('/', '.'),
+      tags: [service],
+      summary: m.summary,
+      description: [m.description, accessText(m.access)].filter(Boolean).join('\n\n'),
+      ...(m.access.kind === 'public' ? { security: [] } : {}),
+      requestBody: { required: false, content: { 'application/json': { schema: bundledSchema(m.params) } } },
+      responses: {
+        '200': { description: 'Result', content: { 'application/json': { schema: bundledSchema(m.result) } } },
+        ...Object.fromEntries([...byStatus.entries()].sort(([a], [b]) => a - b).map(([status, codes]) => [String(status), faultResponse(codes)])),
+      },
+    },
+  };
+}
+
+const plainGet = (summary: string, contentType: string) => ({
+  get: { summary, security: [], responses: { '200': { description: summary, content: { [contentType]: {} } } } },
+});
+
+/** The OpenAPI 3.1 document of the registry; `openapi.yaml` is this, committed. */
+export function buildOpenApi(methods: MethodDefinition[]): Record<string, unknown> {
+  const restMethods = methods.filter((m) => m.name.includes('/'));
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'billing-auth',
+      version: packageVersion,
+      description:
+        'Headless authentication API for billing systems. Every method answers at `POST /rest/<Service>/<method>` ' +
+        '(params object as body; faults as HTTP status plus `{faultcode, faultstring}`) and over JSON-RPC 2.0 at `POST /rpc` ' +
+        '(application faults as `{code, message, data: {faultcode}}`). Configuration variables: ' +
+        Object.keys(configSchema.properties).join(', ') +
+        '.',
+    },
+    servers: [{ url: 'http://127.0.0.1:3000' }],
+    security: [{ bearer: [] }],
+    tags: [...new Set(restMethods.map((m) => m.name.split('/')[0]))].sort().map((name) => ({ name })),
+    paths: {
+      '/rpc': {
+        post: {
+          operationId: 'rpc',
+          tags: ['JSON-RPC'],
+          summary: 'JSON-RPC 2.0 endpoint: every method below by name, single calls, batches and notifications.',
+          description: 'The method list with params and results is in the OpenRPC document (`GET /openrpc.json` or the `rpc.discover` method).',
+          security: [{ bearer: [] }, {}],
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: { oneOf: [{ $ref: '#/components/schemas/JsonRpcRequest' }, { type: 'array', minItems: 1, items: { $ref: '#/components/schemas/JsonRpcRequest' } }] },
+              },
+            },
+          },
+          responses: {
+            '200': {
+              description: 'Response, or array of responses for a batch.',
+              content: {
+                'application/json': {
+                  schema: { oneOf: [{ $ref: '#/components/schemas/JsonRpcResponse' }, { type: 'array', items: { $ref: '#/components/schemas/JsonRpcResponse' } }] },
+                },
+              },
+            },
+            '204': { description: 'The call was a notification (or a batch of only notifications): no answer.' },
+          },
+        },
+      },
+      ...Object.fromEntries(restMethods.map((m) => [`/rest/${m.name}`, restOperation(m)])),
+      '/health/live': plainGet('Liveness: the process answers.', 'application/json'),
+      '/health/ready': {
+        get: {
+          summary: 'Readiness: the database answers (503 when it does not).',
+          security: [],
+          responses: { '200': { description: 'Ready' }, '503': { description: 'The database does not answer' } },
+        },
+      },
+      '/openapi.yaml': plainGet('This document.', 'application/yaml'),
+      '/openrpc.json': plainGet('The OpenRPC document of the JSON-RPC methods.', 'application/json'),
+    },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      schemas: {
+        Fault: {
+          type: 'object',
+          required: ['faultcode', 'faultstring'],
+          properties: {
+            faultcode: { $ref: '#/components/schemas/FaultCode' },
+            faultstring: { type: 'string' },
+          },
+          additionalProperties: true,
+        },
+        FaultCode: {
+          type: 'string',
+          enum: Object.keys(FAULTS),
+          description: Object.entries(FAULTS)
+            .map(([code, f]) => `- \`${code}\`: HTTP ${f.http}, JSON-RPC ${f.rpc}. ${f.message}`)
+            .join('\n'),
+        },
+        JsonRpcRequest: {
+          type: 'object',
+          required: ['jsonrpc', 'method'],
+          properties: {
+            jsonrpc: { const: '2.0' },
+            method: { type: 'string', examples: ['Session/login'] },
+            params: { type: 'object' },
+            id: { type: ['string', 'number', 'null'], description: 'Omit for a notification (no answer).' },
+          },
+        },
+        JsonRpcResponse: {
+          type: 'object',
+          required: ['jsonrpc', 'id'],
+          properties: {
+            jsonrpc: { const: '2.0' },
+            id: { type: ['string', 'number', 'null'] },
+            result: {},
+            error: {
+              type: 'object',
+              required: ['code', 'message'],
+              properties: {
+                code: { type: 'integer' },
+                message: { type: 'string' },
+                data: { type: 'object', properties: { faultcode: { $ref: '#/components/schemas/FaultCode' } } },
+              },
+            },
+          },
+        },
+        ...bundledComponents(),
+      },
+    },
+  };
+}
+
+export function openApiYaml(methods: MethodDefinition[]): string {
+  return stringify(buildOpenApi(methods), { lineWidth: 0 });
+}

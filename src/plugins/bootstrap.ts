@@ -1,0 +1,81 @@
+import { randomInt } from 'node:crypto';
+import fp from 'fastify-plugin';
+import { PERMISSIONS } from '../domain/permissions.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Where the generated bootstrap password is announced (the console unless a test captures it). */
+    announce: (text: string) => void;
+  }
+}
+
+const ALPHABETS = ['abcdefghijkmnopqrstuvwxyz', 'ABCDEFGHJKLMNPQRSTUVWXYZ', '23456789', '!#%+-=?@^_'];
+
+/** 24 characters from all four classes: about 140 bits, and it passes any sane complexity policy. */
+export function generateStrongPassword(length = 24): string {
+  const all = ALPHABETS.join('');
+  const chars = ALPHABETS.map((a) => a[randomInt(a.length)] as string);
+  while (chars.length < length) chars.push(all[randomInt(all.length)] as string);
+  for (let i = chars.length - 1; i > 0; i--) {
+    const j = randomInt(i + 1);
+    [chars[i], chars[j]] = [chars[j] as string, chars[i] as string];
+  }
+  return chars.join('');
+}
+
+export interface BootstrapOptions {
+  announce?: (text: string) => void;
+}
+
+/**
+ * First start on an empty database: create the root admin, holding every
+ * permission. A generated password is shown once on the console and never
+ * logged; only its bcrypt hash is stored.
+ */
+export default fp<BootstrapOptions>(
+  async (app, opts) => {
+    app.decorate('announce', opts.announce ?? ((text: string) => console.log(text)));
+    if ((await app.repos.users.count()) > 0) return;
+
+    const login = app.config.BOOTSTRAP_ADMIN_LOGIN;
+    const generated = app.config.BOOTSTRAP_ADMIN_PASSWORD === undefined;
+    const password = app.config.BOOTSTRAP_ADMIN_PASSWORD ?? generateStrongPassword();
+    const now = app.clock.now();
+    try {
+      await app.repos.users.insert({
+        login,
+        login_key: login.toLowerCase(),
+        name: 'Root administrator',
+        email: null,
+        permissions: JSON.stringify(PERMISSIONS),
+        two_factor_auth: false,
+        blocked: false,
+        password_hash: await app.passwords.hash(password),
+        password_set_at: now,
+        // A generated password was shown on a console: it must be replaced at first login.
+        password_must_change: generated,
+        created_at: now,
+        updated_at: now,
+      });
+    } catch (err) {
+      // Another replica bootstrapped the same empty database a moment earlier.
+      if ((await app.repos.users.count()) > 0) return;
+      throw err;
+    }
+    app.log.info({ login }, 'bootstrap admin created');
+    if (generated) {
+      app.announce(
+        [
+          '',
+          '================================================================',
+          ` billing-auth: created the admin "${login}" with this password:`,
+          `   ${password}`,
+          ' It is shown only this once. Log in and change it.',
+          '================================================================',
+          '',
+        ].join('\n'),
+      );
+    }
+  },
+  { name: 'bootstrap', dependencies: ['database', 'passwords'] },
+);

@@ -1,0 +1,39 @@
+import fp from 'fastify-plugin';
+import type { FastifyInstance } from 'fastify';
+import { allMethods } from '../methods/index.js';
+import { buildOpenRpc } from '../docs/openrpc.js';
+import { openApiYaml } from '../docs/openapi.js';
+import { registerJsonBodyParser } from '../rpc/body.js';
+import { handleRpc } from '../rpc/jsonrpc.js';
+import { MethodRegistry } from '../rpc/registry.js';
+import { handleRest } from '../rpc/rest.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    methods: MethodRegistry;
+  }
+}
+
+/** The two transports over one registry, and the documents generated from it. */
+export default fp(
+  async (app) => {
+    const registry = new MethodRegistry();
+    for (const method of allMethods()) registry.add(method);
+    app.decorate('methods', registry);
+
+    // Encapsulated: the lenient JSON parser applies to the RPC routes only.
+    await app.register(async (scope: FastifyInstance) => {
+      registerJsonBodyParser(scope);
+      scope.post('/rpc', (request, reply) => handleRpc(app, request, reply));
+      scope.post<{ Params: { service: string; method: string } }>('/rest/:service/:method', (request, reply) => handleRest(app, request, reply));
+    });
+
+    let yamlDoc: string | undefined;
+    app.get('/openapi.yaml', async (_request, reply) => {
+      yamlDoc ??= openApiYaml(registry.list());
+      return reply.type('application/yaml').send(yamlDoc);
+    });
+    app.get('/openrpc.json', async () => buildOpenRpc(registry.list()));
+  },
+  { name: 'rpc', dependencies: ['config', 'sessions'] },
+);

@@ -1,0 +1,84 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Fault } from './faults.js';
+import { publicErrors } from './schemas.js';
+import type { CallContext, CompiledMethod } from './registry.js';
+
+/**
+ * One call, whichever transport it came by, as a short pipeline:
+ * resolve → validate → authenticate → authorize → act (→ check the result).
+ */
+export async function dispatch(app: FastifyInstance, request: FastifyRequest, name: string, params: unknown): Promise<unknown> {
+  const method = resolve(app, name);
+  const validParams = validate(method, params);
+  const ctx = await authenticate(app, request, method);
+  authorize(method, ctx);
+  const result = await method.handler(validParams, ctx);
+  if (app.config.VALIDATE_RESULTS && !method.validateResult(result)) {
+    throw new Error(`result of ${method.name} does not match its schema: ${JSON.stringify(method.validateResult.errors)}`);
+  }
+  return result;
+}
+
+function resolve(app: FastifyInstance, name: string): CompiledMethod {
+  const method = app.methods.get(name);
+  if (!method) throw new Fault('Client.Request.method_not_found', `Method not found: ${name.slice(0, 100)}`);
+  return method;
+}
+
+function validate(method: CompiledMethod, params: unknown): unknown {
+  const value = params === undefined ? {} : params;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new Fault('Client.Request.invalid_params', 'Invalid params: params must be an object of named parameters', {
+      errors: [{ path: '/', keyword: 'type', message: 'must be object', params: { type: 'object' } }],
+    });
+  }
+  // Validation fills in defaults; work on a copy so the caller's object is untouched.
+  const copy = structuredClone(value);
+  if (!method.validateParams(copy)) {
+    throw new Fault('Client.Request.invalid_params', undefined, { errors: publicErrors(method.validateParams.errors) });
+  }
+  return copy;
+}
+
+function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (!header) return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!match) throw new Fault('Client.Session.check_auth.failed_to_process_access_token', 'The Authorization header must be "Bearer <access_token>"');
+  return match[1];
+}
+
+async function authenticate(app: FastifyInstance, request: FastifyRequest, method: CompiledMethod): Promise<CallContext> {
+  const ctx: CallContext = {
+    app,
+    log: request.log,
+    requestId: String(request.id),
+    ip: request.ip,
+    userAgent: request.headers['user-agent']?.slice(0, 256),
+    session: undefined,
+  };
+  if (method.access.kind === 'public') return ctx;
+  const token = bearerToken(request);
+  if (!token) throw new Fault('Client.Session.check_auth.failed_to_process_access_token', 'This method needs "Authorization: Bearer <access_token>"');
+  ctx.session = await app.sessions.authenticate(token);
+  return ctx;
+}
+
+function authorize(method: CompiledMethod, ctx: CallContext): void {
+  const { access } = method;
+  const session = ctx.session;
+  if (access.kind === 'public' || !session) return;
+  if (session.restricted && !(access.kind === 'session' && access.allowRestricted)) {
+    throw new Fault('Server.Session.alert_You_must_change_password');
+  }
+  if (access.kind === 'session') {
+    if (access.denyImpersonated && session.impersonatedBy !== undefined) {
+      throw new Fault('Server.AccessControl.forbidden', 'An impersonated session cannot do this');
+    }
+    return;
+  }
+  if (session.realm !== 'admin') throw new Fault('Server.AccessControl.forbidden');
+  if (access.permission && !session.permissions.includes(access.permission)) {
+    throw new Fault('Server.AccessControl.forbidden', `You need the ${access.permission} permission to call this method`);
+  }
+}

@@ -1,0 +1,38 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
+import { Fault } from './faults.js';
+
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'PROTOCOL_CONNECTION_LOST', 'SQLITE_BUSY', 'ER_CON_COUNT_ERROR']);
+
+function isUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as NodeJS.ErrnoException).code;
+  return (code !== undefined && UNAVAILABLE_CODES.has(code)) || err.name === 'KnexTimeoutError';
+}
+
+/**
+ * The single place where any thrown value becomes what a caller sees.
+ * A `Fault` passes through as it is. Anything else is logged in full with a
+ * fresh error id and replaced by a fault that carries only that id: stack
+ * traces, SQL and driver messages never leave the process.
+ */
+export function toFault(err: unknown, log: FastifyBaseLogger): Fault {
+  if (err instanceof Fault) return err;
+  const errorId = randomUUID();
+  if (isUnavailable(err)) {
+    log.error({ err, error_id: errorId }, 'storage unavailable');
+    return new Fault('Server.Unavailable', undefined, { error_id: errorId });
+  }
+  log.error({ err, error_id: errorId }, 'internal error');
+  return new Fault('Server.Internal.error', `Internal error (error id ${errorId})`, { error_id: errorId });
+}
+
+/** `/rpc` error member. */
+export function rpcError(fault: Fault): { code: number; message: string; data: Record<string, unknown> } {
+  return { code: fault.rpcCode, message: fault.message, data: { faultcode: fault.faultcode, ...fault.detail } };
+}
+
+/** `/rest` error body. */
+export function restError(fault: Fault): Record<string, unknown> {
+  return { faultcode: fault.faultcode, faultstring: fault.message, ...fault.detail };
+}

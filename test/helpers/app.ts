@@ -1,0 +1,87 @@
+import { Writable } from 'node:stream';
+import { after, before, describe } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config/load.js';
+import type { Config, ConfigKey } from '../../src/config/schema.js';
+import { TestClock } from './clock.js';
+import { createTestDatabase, databaseTargets, type TargetName, type TestDatabase } from './databases.js';
+
+export const ROOT_PASSWORD = 'Root-pass-1';
+
+export interface TestApp {
+  app: FastifyInstance;
+  config: Config;
+  clock: TestClock;
+  db: TestDatabase;
+  /** Every log line written so far, raw. */
+  logs: string[];
+  announced: string[];
+  close(): Promise<void>;
+}
+
+export type Overrides = Partial<Record<ConfigKey, unknown>>;
+
+/**
+ * The real application, built as the server builds it, on its own database.
+ * Tests lower the bcrypt cost through config, as an operator could.
+ */
+export async function buildTestApp(target: TargetName, overrides: Overrides = {}, existing?: TestDatabase): Promise<TestApp> {
+  const db = existing ?? (await createTestDatabase(target));
+  const config = loadConfig(
+    {},
+    {
+      DATABASE_URL: db.url,
+      DATA_DIR: db.dataDir,
+      BCRYPT_COST: 4,
+      BOOTSTRAP_ADMIN_PASSWORD: ROOT_PASSWORD,
+      LOG_LEVEL: 'info',
+      VALIDATE_RESULTS: true,
+      ...overrides,
+    },
+  );
+  const logs: string[] = [];
+  const announced: string[] = [];
+  const logStream = new Writable({
+    write(chunk, _enc, done) {
+      logs.push(String(chunk));
+      done();
+    },
+  });
+  const clock = new TestClock();
+  const app = await buildApp({ config, clock, logStream, announce: (t) => announced.push(t) });
+  return {
+    app,
+    config,
+    clock,
+    db,
+    logs,
+    announced,
+    close: async () => {
+      await app.close();
+      if (!existing) await db.drop();
+    },
+  };
+}
+
+/**
+ * Declares a suite once per storage target. `get()` returns that target's
+ * app, built before the suite's tests and closed after them.
+ */
+export function describeEachDatabase(title: string, body: (get: () => TestApp, target: TargetName) => void, overrides: Overrides = {}): void {
+  for (const target of databaseTargets()) {
+    describe(`${title} [${target}]`, () => {
+      let t: TestApp | undefined;
+      before(async () => {
+        t = await buildTestApp(target, overrides);
+      });
+      after(async () => {
+        await t?.close();
+      });
+      body(() => {
+        if (!t) throw new Error('test app not built');
+        return t;
+      }, target);
+    });
+  }
+}

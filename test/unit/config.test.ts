@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ConfigError, loadConfig, parseDuration, parseSize } from '../../src/config/load.js';
+
+test('defaults describe the embedded set-up', () => {
+  const config = loadConfig({});
+  assert.equal(config.PORT, 3000);
+  assert.equal(config.HOST, '127.0.0.1');
+  assert.equal(config.DATABASE_URL, 'sqlite:./data/billing-auth.sqlite');
+  assert.equal(config.LOG_LEVEL, 'info');
+  assert.equal(config.BOOTSTRAP_ADMIN_LOGIN, 'root');
+  assert.equal(config.BCRYPT_COST, 12);
+  assert.equal(config.BODY_LIMIT, 64 * 1024);
+  assert.equal(config.SESSION_TTL, 12 * 3600_000);
+  assert.equal(config.BOOTSTRAP_ADMIN_PASSWORD, undefined);
+});
+
+test('durations accept units; 0 is allowed; junk is not', () => {
+  assert.equal(parseDuration('30s'), 30_000);
+  assert.equal(parseDuration('15m'), 900_000);
+  assert.equal(parseDuration('12h'), 43_200_000);
+  assert.equal(parseDuration('30d'), 2_592_000_000);
+  assert.equal(parseDuration('0'), 0);
+  assert.equal(parseDuration('soon'), undefined);
+  assert.equal(parseDuration('15'), undefined, 'a bare number is ambiguous');
+  assert.equal(parseDuration('-5m'), undefined);
+});
+
+test('sizes accept units', () => {
+  assert.equal(parseSize('64kb'), 65_536);
+  assert.equal(parseSize('1mb'), 1_048_576);
+  assert.equal(parseSize('lots'), undefined);
+});
+
+test('environment strings are typed and converted', () => {
+  const config = loadConfig({ PORT: '8080', BCRYPT_COST: '10', TRUST_PROXY: 'true', SESSION_IDLE_TTL: '5m' });
+  assert.equal(config.PORT, 8080);
+  assert.equal(config.BCRYPT_COST, 10);
+  assert.equal(config.TRUST_PROXY, true);
+  assert.equal(config.SESSION_IDLE_TTL, 300_000);
+});
+
+test('every bad value is reported at once, naming the variable', () => {
+  assert.throws(
+    () => loadConfig({ PORT: 'abc', BCRYPT_COST: '2', SESSION_TTL: 'forever', DATABASE_URL: 'postgres://x', LOG_LEVEL: 'loud' }),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      const text = err.message;
+      for (const key of ['PORT', 'BCRYPT_COST', 'SESSION_TTL', 'DATABASE_URL', 'LOG_LEVEL']) assert.match(text, new RegExp(key));
+      assert.match(text, /"forever"/);
+      assert.match(text, /30s, 15m/);
+      return true;
+    },
+  );
+});
+
+test('CONFIG_FILE supplies values; the environment wins; unknown keys are refused', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ba-config-'));
+  const file = join(dir, 'config.json');
+  writeFileSync(file, JSON.stringify({ PORT: 4000, HOST: '0.0.0.0', SESSION_TTL: '1h' }));
+  const config = loadConfig({ CONFIG_FILE: file, PORT: '5000' });
+  assert.equal(config.PORT, 5000);
+  assert.equal(config.HOST, '0.0.0.0');
+  assert.equal(config.SESSION_TTL, 3600_000);
+
+  writeFileSync(file, JSON.stringify({ PROT: 4000 }));
+  assert.throws(() => loadConfig({ CONFIG_FILE: file }), /PROT is not a known setting/);
+  writeFileSync(file, '{nope');
+  assert.throws(() => loadConfig({ CONFIG_FILE: file }), /not valid JSON/);
+  assert.throws(() => loadConfig({ CONFIG_FILE: join(dir, 'missing.json') }), /cannot be read: ENOENT/);
+});
