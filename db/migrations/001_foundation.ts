@@ -15,6 +15,7 @@ export async function up(knex: Knex): Promise<void> {
     t.string('name', 128);
     t.string('email', 254);
     t.text('permissions').notNullable();
+    t.boolean('is_root').notNullable().defaultTo(false);
     t.boolean('two_factor_auth').notNullable().defaultTo(false);
     t.boolean('blocked').notNullable().defaultTo(false);
     t.string('password_hash', 72).notNullable();

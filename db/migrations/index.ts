@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as m001 from './001_foundation.js';
+import * as m002 from './002_identity.js';
 
 /**
  * The ordered migration set. Listing modules (instead of letting knex scan a
@@ -8,6 +9,7 @@ import * as m001 from './001_foundation.js';
  */
 const migrations: Record<string, Knex.Migration> = {
   '001_foundation': m001,
+  '002_identity': m002,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -7,10 +7,7 @@ import { registerMigrateCommand } from './migrate.js';
 import { registerServeCommand } from './serve.js';
 import { packageVersion } from '../version.js';
 
-const program = new Command('billing-auth')
-  .description('Headless authentication API for billing systems')
-  .version(packageVersion)
-  .showHelpAfterError();
+const program = new Command('billing-auth').description('Headless authentication API for billing systems').version(packageVersion).showHelpAfterError();
 
 registerServeCommand(program);
 registerMigrateCommand(program);

@@ -17,7 +17,8 @@ export const configSchema = {
       type: 'string',
       pattern: '^(sqlite:|mysql://|mariadb://)',
       default: 'sqlite:./data/billing-auth.sqlite',
-      description: '`sqlite:<file>` (embedded default; `sqlite::memory:` for a throw-away database) or `mysql://user:pass@host:3306/db` (MySQL 8, MariaDB 10.11).',
+      description:
+        '`sqlite:<file>` (embedded default; `sqlite::memory:` for a throw-away database) or `mysql://user:pass@host:3306/db` (MySQL 8, MariaDB 10.11).',
     },
     DATA_DIR: {
       type: 'string',
@@ -55,7 +56,8 @@ export const configSchema = {
     JWT_SECRET_FILE: { type: 'string', description: 'File holding `JWT_SECRET`. Neither set: generated into `DATA_DIR/jwt-secret` (0600).' },
     KEYRING_FILE: {
       type: 'string',
-      description: 'Password-encryption keyring (JSON `{"primary": "k2", "keys": {"k1": "...", "k2": "..."}}`). Unset: generated into `DATA_DIR/keyring.json` (0600).',
+      description:
+        'Password-encryption keyring (JSON `{"primary": "k2", "keys": {"k1": "...", "k2": "..."}}`). Unset: generated into `DATA_DIR/keyring.json` (0600).',
     },
     BCRYPT_COST: { type: 'integer', minimum: 4, maximum: 31, default: 12, description: 'bcrypt cost factor for password hashes.' },
     ACCESS_TOKEN_TTL: { type: 'string', format: 'duration', default: '15m', description: 'Lifetime of an access token.' },

@@ -19,10 +19,13 @@ function rewriteRef(ref: string, baseId: string): string {
 export function rewriteRefs(schema: unknown, baseId: string): unknown {
   if (Array.isArray(schema)) return schema.map((s) => rewriteRefs(s, baseId));
   if (typeof schema !== 'object' || schema === null) return schema;
+  const record = schema as Record<string, unknown>;
+  // An `$id` (composed method schemas have one) is the base of the refs inside it.
+  const base = typeof record.$id === 'string' ? new URL(record.$id, baseId).toString() : baseId;
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(schema)) {
+  for (const [key, value] of Object.entries(record)) {
     if (key === '$id' || key === '$schema' || key === 'summary') continue;
-    out[key] = key === '$ref' && typeof value === 'string' ? rewriteRef(value, baseId) : rewriteRefs(value, baseId);
+    out[key] = key === '$ref' && typeof value === 'string' ? rewriteRef(value, base) : rewriteRefs(value, base);
   }
   return out;
 }
@@ -39,21 +42,4 @@ export function bundledComponents(): Record<string, JsonSchema> {
 /** A method's schema (usually `{ $ref }` into a file) as it appears in the bundled document. */
 export function bundledSchema(schema: JsonSchema): JsonSchema {
   return rewriteRefs(schema, SCHEMA_BASE) as JsonSchema;
-}
-
-/**
- * Follows `$ref`s to the schema object they name (for listing a params
- * object's properties), with the file id its own relative refs resolve against.
- */
-export function resolveSchema(schema: JsonSchema): { schema: JsonSchema; baseId: string } {
-  let current = schema;
-  let baseId = SCHEMA_BASE;
-  for (let i = 0; i < 10 && typeof current.$ref === 'string'; i++) {
-    const absolute = new URL(current.$ref, baseId).toString();
-    const target = schemaStore().ajv.getSchema(absolute)?.schema;
-    if (!target || typeof target !== 'object') break;
-    baseId = absolute.split('#')[0] as string;
-    current = target as JsonSchema;
-  }
-  return { schema: current, baseId };
 }

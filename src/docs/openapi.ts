@@ -13,9 +13,19 @@ const faultResponse = (codes: FaultCode[]) => ({
 
 /** Faults any method can answer, by the kind of access it needs. */
 function transportFaults(m: MethodDefinition): FaultCode[] {
-  const codes: FaultCode[] = ['Client.Request.parse_error', 'Client.Request.invalid_params', 'Client.Request.too_large', 'Server.Internal.error', 'Server.Unavailable'];
+  const codes: FaultCode[] = [
+    'Client.Request.parse_error',
+    'Client.Request.invalid_params',
+    'Client.Request.too_large',
+    'Server.Internal.error',
+    'Server.Unavailable',
+  ];
   if (m.access.kind !== 'public') {
-    codes.push('Client.Session.check_auth.failed_to_process_access_token', 'Server.Session.check_auth.auth_failed', 'Server.Session.alert_You_must_change_password');
+    codes.push(
+      'Client.Session.check_auth.failed_to_process_access_token',
+      'Server.Session.check_auth.auth_failed',
+      'Server.Session.alert_You_must_change_password',
+    );
   }
   if (m.access.kind === 'admin' || (m.access.kind === 'session' && m.access.denyImpersonated)) codes.push('Server.AccessControl.forbidden');
   return codes;
@@ -78,7 +88,12 @@ export function buildOpenApi(methods: MethodDefinition[]): Record<string, unknow
             required: true,
             content: {
               'application/json': {
-                schema: { oneOf: [{ $ref: '#/components/schemas/JsonRpcRequest' }, { type: 'array', minItems: 1, items: { $ref: '#/components/schemas/JsonRpcRequest' } }] },
+                schema: {
+                  oneOf: [
+                    { $ref: '#/components/schemas/JsonRpcRequest' },
+                    { type: 'array', minItems: 1, items: { $ref: '#/components/schemas/JsonRpcRequest' } },
+                  ],
+                },
               },
             },
           },
@@ -87,7 +102,9 @@ export function buildOpenApi(methods: MethodDefinition[]): Record<string, unknow
               description: 'Response, or array of responses for a batch.',
               content: {
                 'application/json': {
-                  schema: { oneOf: [{ $ref: '#/components/schemas/JsonRpcResponse' }, { type: 'array', items: { $ref: '#/components/schemas/JsonRpcResponse' } }] },
+                  schema: {
+                    oneOf: [{ $ref: '#/components/schemas/JsonRpcResponse' }, { type: 'array', items: { $ref: '#/components/schemas/JsonRpcResponse' } }],
+                  },
                 },
               },
             },

@@ -1,7 +1,8 @@
 import { FAULTS } from '../rpc/faults.js';
 import type { CompiledMethod, MethodDefinition } from '../rpc/registry.js';
 import { packageVersion } from '../version.js';
-import { bundledComponents, bundledSchema, resolveSchema, rewriteRefs } from './bundle.js';
+import { schemaStore } from '../rpc/schemas.js';
+import { bundledComponents, bundledSchema, rewriteRefs } from './bundle.js';
 import { accessText } from './access.js';
 
 /** The OpenRPC 1.3 document of the registry (`rpc.discover`, `GET /openrpc.json`). */
@@ -14,7 +15,7 @@ export function buildOpenRpc(methods: Array<MethodDefinition | CompiledMethod>) 
       description: 'JSON-RPC 2.0 at POST /rpc. Methods are named Service/method; params are by name. Authenticate with `Authorization: Bearer <access_token>`.',
     },
     methods: methods.map((m) => {
-      const { schema: params, baseId } = resolveSchema(m.params);
+      const { schema: params, baseId } = schemaStore().resolve(m.params);
       const properties = (params.properties ?? {}) as Record<string, unknown>;
       const required = new Set((params.required as string[] | undefined) ?? []);
       return {

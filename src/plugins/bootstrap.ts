@@ -35,19 +35,21 @@ export interface BootstrapOptions {
 export default fp<BootstrapOptions>(
   async (app, opts) => {
     app.decorate('announce', opts.announce ?? ((text: string) => console.log(text)));
-    if ((await app.repos.users.count()) > 0) return;
+    const users = app.repos.entities.user;
+    if ((await users.count()) > 0) return;
 
     const login = app.config.BOOTSTRAP_ADMIN_LOGIN;
     const generated = app.config.BOOTSTRAP_ADMIN_PASSWORD === undefined;
     const password = app.config.BOOTSTRAP_ADMIN_PASSWORD ?? generateStrongPassword();
     const now = app.clock.now();
     try {
-      await app.repos.users.insert({
+      await users.insert({
         login,
         login_key: login.toLowerCase(),
         name: 'Root administrator',
         email: null,
         permissions: JSON.stringify(PERMISSIONS),
+        is_root: true,
         two_factor_auth: false,
         blocked: false,
         password_hash: await app.passwords.hash(password),
@@ -59,7 +61,8 @@ export default fp<BootstrapOptions>(
       });
     } catch (err) {
       // Another replica bootstrapped the same empty database a moment earlier.
-      if ((await app.repos.users.count()) > 0) return;
+      const users = app.repos.entities.user;
+      if ((await users.count()) > 0) return;
       throw err;
     }
     app.log.info({ login }, 'bootstrap admin created');

@@ -1,11 +1,16 @@
 import fp from 'fastify-plugin';
+import { ENTITIES, type EntityName } from '../entities/descriptors.js';
+import { createAuditRepository, type AuditRepository } from '../repositories/audit.js';
 import { createDatabase, migrateLatest, type Database } from '../repositories/connection.js';
+import { createEntityRepository, type EntityRepository } from '../repositories/entities.js';
 import { createSessionsRepository, type SessionsRepository } from '../repositories/sessions.js';
-import { createUsersRepository, type UsersRepository } from '../repositories/users.js';
+import { createTwoFactorKeysRepository, type TwoFactorKeysRepository } from '../repositories/two-factor-keys.js';
 
 export interface Repositories {
-  users: UsersRepository;
+  entities: Record<EntityName, EntityRepository>;
   sessions: SessionsRepository;
+  audit: AuditRepository;
+  twoFactorKeys: TwoFactorKeysRepository;
 }
 
 declare module 'fastify' {
@@ -26,8 +31,10 @@ export default fp(
     if (applied.length > 0) app.log.info({ migrations: applied }, 'database migrated');
     app.decorate('db', db);
     app.decorate('repos', {
-      users: createUsersRepository(db.knex),
+      entities: Object.fromEntries(ENTITIES.map((d) => [d.name, createEntityRepository(db.knex, d)])) as Record<EntityName, EntityRepository>,
       sessions: createSessionsRepository(db.knex),
+      audit: createAuditRepository(db.knex),
+      twoFactorKeys: createTwoFactorKeysRepository(db.knex),
     });
   },
   { name: 'database', dependencies: ['config'] },

@@ -71,9 +71,7 @@ export default fp(
       keyringFile = config.KEYRING_FILE;
     } else {
       keyringFile = join(dataDir, 'keyring.json');
-      const created = generateOnce(keyringFile, () =>
-        JSON.stringify({ primary: 'k1', keys: { k1: randomBytes(32).toString('base64url') } }, null, 2) + '\n',
-      );
+      const created = generateOnce(keyringFile, () => JSON.stringify({ primary: 'k1', keys: { k1: randomBytes(32).toString('base64url') } }, null, 2) + '\n');
       if (created) app.log.warn({ path: keyringFile }, 'generated a password-encryption keyring; production must set KEYRING_FILE');
     }
 

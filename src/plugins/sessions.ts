@@ -3,6 +3,7 @@ import fastifyJwt from '@fastify/jwt';
 import fp from 'fastify-plugin';
 import type { Knex } from 'knex';
 import type { Permission } from '../domain/permissions.js';
+import { entityOfRealm } from '../entities/descriptors.js';
 import { Fault } from '../rpc/faults.js';
 import type { SessionRow } from '../repositories/sessions.js';
 
@@ -55,7 +56,6 @@ declare module 'fastify' {
     sessions: {
       create(input: NewSessionInput, trx?: Knex.Transaction): Promise<IssuedSession>;
       authenticate(token: string): Promise<AuthenticatedSession>;
-      setPrincipalLoader(loader: PrincipalLoader): void;
     };
   }
 }
@@ -79,11 +79,12 @@ export default fp(
       verify: { algorithms: ['HS256'], ignoreExpiration: true },
     });
 
-    let loadPrincipal: PrincipalLoader = async (realm, id) => {
-      if (realm !== 'admin') return undefined;
-      const user = await app.repos.users.findById(id);
-      if (!user || user.blocked) return undefined;
-      return { permissions: JSON.parse(user.permissions) as Permission[] };
+    const loadPrincipal: PrincipalLoader = async (realm, id) => {
+      const d = entityOfRealm(realm);
+      if (!d) return undefined;
+      const row = await app.repos.entities[d.name].findById(id);
+      if (!row || row.blocked) return undefined;
+      return { permissions: realm === 'admin' ? (JSON.parse(String(row.permissions)) as Permission[]) : [] };
     };
 
     const ended = () => new Fault('Server.Session.check_auth.auth_failed');
@@ -93,10 +94,6 @@ export default fp(
     }
 
     app.decorate('sessions', {
-      setPrincipalLoader(loader: PrincipalLoader) {
-        loadPrincipal = loader;
-      },
-
       async create(input: NewSessionInput, trx?: Knex.Transaction): Promise<IssuedSession> {
         const now = app.clock.now();
         const id = randomUUID();

@@ -39,6 +39,11 @@ export function createSessionsRepository(knex: Knex) {
       return table(trx).where({ id }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason });
     },
 
+    /** The principal is gone: its sessions go with it. */
+    async deleteAllOf(realm: string, principalId: number, trx?: Knex.Transaction): Promise<number> {
+      return table(trx).where({ realm, principal_id: principalId }).delete();
+    },
+
     async revokeAllOf(realm: string, principalId: number, now: number, reason: string, exceptId?: string, trx?: Knex.Transaction): Promise<number> {
       const q = table(trx).where({ realm, principal_id: principalId }).whereNull('revoked_at');
       if (exceptId) q.andWhereNot({ id: exceptId });

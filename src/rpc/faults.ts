@@ -39,6 +39,7 @@ export const FAULTS = {
   'Server.Conflict.login_taken': { http: 409, rpc: -32009, message: 'This login is already taken in this realm' },
   'Server.Conflict.has_children': { http: 409, rpc: -32009, message: 'The object still has dependent objects; remove them first' },
   'Server.Conflict.protected': { http: 409, rpc: -32009, message: 'This object is protected and cannot be changed this way' },
+  'Server.Validation.invalid_reference': { http: 422, rpc: -32022, message: 'A referenced object is not of the right kind' },
 
   // Availability.
   'Client.Request.rate_limited': { http: 429, rpc: -32029, message: 'Too many requests; try again later' },

@@ -28,7 +28,9 @@ function loadSchemaFiles(): SchemaFile[] {
   return walk(schemasDir)
     .sort()
     .map((path) => {
-      const name = relative(schemasDir, path).replace(/\\/g, '/').replace(/\.json$/, '');
+      const name = relative(schemasDir, path)
+        .replace(/\\/g, '/')
+        .replace(/\.json$/, '');
       const schema = JSON.parse(readFileSync(path, 'utf8')) as JsonSchema;
       const id = `${SCHEMA_BASE}${name}.json`;
       if (schema.$id !== id) throw new Error(`schemas/${name}.json must have "$id": "${id}"`);
@@ -65,8 +67,42 @@ class SchemaStore {
     return { $ref: `${this.file(name).id}${def ? `#/$defs/${def}` : ''}` };
   }
 
+  /** Compiled once per process: composed schemas carry an `$id`, which ajv accepts only once. */
   compile(schema: JsonSchema): ValidateFunction {
+    if (typeof schema.$id === 'string') {
+      const existing = this.ajv.getSchema(schema.$id);
+      if (existing) return existing;
+    }
     return this.ajv.compile(schema);
+  }
+
+  /** The schema at an absolute `<file id>#/json/pointer`, read from the loaded files (nothing is compiled). */
+  private at(uri: string): JsonSchema {
+    const [fileId, pointer = ''] = uri.split('#');
+    const file = this.files.find((f) => f.id === fileId);
+    if (!file) throw new Error(`unresolvable $ref ${uri}`);
+    let node: unknown = file.schema;
+    for (const raw of pointer.split('/').slice(1)) {
+      const token = decodeURIComponent(raw).replace(/~1/g, '/').replace(/~0/g, '~');
+      node = (node as Record<string, unknown> | undefined)?.[token];
+    }
+    if (typeof node !== 'object' || node === null) throw new Error(`unresolvable $ref ${uri}`);
+    return node as JsonSchema;
+  }
+
+  /**
+   * Follows `$ref`s to the schema object they name, returning it with the id
+   * its own relative refs resolve against.
+   */
+  resolve(schema: JsonSchema, baseId: string = SCHEMA_BASE): { schema: JsonSchema; baseId: string } {
+    let current = schema;
+    let base = typeof schema.$id === 'string' ? new URL(schema.$id, baseId).toString() : baseId;
+    for (let i = 0; i < 10 && typeof current.$ref === 'string'; i++) {
+      const absolute = new URL(current.$ref, base).toString();
+      current = this.at(absolute);
+      base = absolute.split('#')[0] as string;
+    }
+    return { schema: current, baseId: base };
   }
 }
 

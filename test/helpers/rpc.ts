@@ -9,7 +9,13 @@ export interface RestAnswer {
 const auth = (token?: string) => (token ? { authorization: `Bearer ${token}` } : {});
 
 /** A call over `POST /rest/<Service>/<method>`. */
-export async function rest(app: FastifyInstance, method: string, params: unknown = {}, token?: string, headers: Record<string, string> = {}): Promise<RestAnswer> {
+export async function rest(
+  app: FastifyInstance,
+  method: string,
+  params: unknown = {},
+  token?: string,
+  headers: Record<string, string> = {},
+): Promise<RestAnswer> {
   const res = await app.inject({ method: 'POST', url: `/rest/${method}`, payload: params as object, headers: { ...auth(token), ...headers } });
   return { status: res.statusCode, body: res.body ? (res.json() as Record<string, unknown>) : {} };
 }
@@ -27,7 +33,12 @@ export async function rpcRaw(app: FastifyInstance, payload: string | object, tok
 /** A single JSON-RPC call with id 1; the response object. */
 export async function rpc(app: FastifyInstance, method: string, params: unknown = {}, token?: string) {
   const res = await rpcRaw(app, { jsonrpc: '2.0', id: 1, method, params }, token);
-  return res.json() as { jsonrpc: string; id: unknown; result?: Record<string, unknown>; error?: { code: number; message: string; data: Record<string, unknown> } };
+  return res.json() as {
+    jsonrpc: string;
+    id: unknown;
+    result?: Record<string, unknown>;
+    error?: { code: number; message: string; data: Record<string, unknown> };
+  };
 }
 
 /** Calls a method that must succeed (over REST) and returns its result. */

@@ -43,11 +43,14 @@ describeEachDatabase('served documents', (get) => {
     const names = doc.methods.map((m) => m.name);
     for (const method of registeredMethods()) assert.ok(names.includes(method.name));
     const loginDoc = doc.methods.find((m) => m.name === 'Session/login');
-    assert.deepEqual(loginDoc?.params.map((p) => [p.name, p.required]), [
-      ['login', true],
-      ['password', true],
-      ['realm', true],
-    ]);
+    assert.deepEqual(
+      loginDoc?.params.map((p) => [p.name, p.required]),
+      [
+        ['login', true],
+        ['password', true],
+        ['realm', true],
+      ],
+    );
 
     const discovered = await rpc(get().app, 'rpc.discover');
     assert.deepEqual(discovered.result, openrpc.json());

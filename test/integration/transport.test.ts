@@ -5,7 +5,12 @@ import { loginRoot, rest, rpc, rpcRaw } from '../helpers/rpc.js';
 
 describeEachDatabase('JSON-RPC 2.0 transport', (get) => {
   test('a single call answers with result and the same id', async () => {
-    const res = await rpcRaw(get().app, { jsonrpc: '2.0', id: 'abc', method: 'Session/login', params: { login: 'root', password: ROOT_PASSWORD, realm: 'admin' } });
+    const res = await rpcRaw(get().app, {
+      jsonrpc: '2.0',
+      id: 'abc',
+      method: 'Session/login',
+      params: { login: 'root', password: ROOT_PASSWORD, realm: 'admin' },
+    });
     assert.equal(res.statusCode, 200);
     const body = res.json();
     assert.equal(body.jsonrpc, '2.0');
@@ -129,7 +134,10 @@ describeEachDatabase('JSON-RPC 2.0 transport', (get) => {
       const errorId = body.error?.data.error_id as string;
       assert.match(errorId, /^[0-9a-f-]{36}$/);
       assert.doesNotMatch(JSON.stringify(body), /SELECT|boom|stack/);
-      assert.ok(logs.some((l) => l.includes(errorId) && l.includes('boom')), 'the log line carries the error id and the cause');
+      assert.ok(
+        logs.some((l) => l.includes(errorId) && l.includes('boom')),
+        'the log line carries the error id and the cause',
+      );
 
       const restAnswer = await rest(app, 'Session/ping', {}, token);
       assert.equal(restAnswer.status, 500);

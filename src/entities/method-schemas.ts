@@ -1,0 +1,72 @@
+import { SCHEMA_BASE, type JsonSchema } from '../rpc/schemas.js';
+import type { EntityModel } from './model.js';
+
+const COMMON = '../common.json#/$defs/';
+
+/**
+ * The params and result schemas of the generic admin methods, composed from
+ * the entity's schema file. Each gets an `$id` beside that file so the
+ * file's relative `$ref`s resolve the same way.
+ */
+function composed(m: EntityModel, op: string, part: 'params' | 'result', body: JsonSchema): JsonSchema {
+  return { $id: `${SCHEMA_BASE}entities/${m.descriptor.name}.${op}.${part}.json`, type: 'object', additionalProperties: false, ...body };
+}
+
+const idRef = { $ref: `${COMMON}id` };
+const infoRef = (m: EntityModel) => ({ $ref: `${m.descriptor.name}.json#/$defs/info` });
+const success = { required: ['success'], properties: { success: { const: 1 } } };
+
+/** Field schemas without their defaults: an update must not reset what it does not name. */
+function withoutDefaults(fields: Record<string, JsonSchema>): Record<string, JsonSchema> {
+  return Object.fromEntries(
+    Object.entries(fields).map(([k, s]) => {
+      const { default: _ignored, ...rest } = s;
+      return [k, rest];
+    }),
+  );
+}
+
+export function entitySchemas(m: EntityModel) {
+  const d = m.descriptor;
+  const idOnly = (op: string) => composed(m, op, 'params', { required: [d.idField], properties: { [d.idField]: idRef } });
+  const idResult = (op: string) => composed(m, op, 'result', { required: [d.idField], properties: { [d.idField]: idRef } });
+  const referenceFilters = Object.fromEntries(
+    d.references.map((r) => [r.field, { type: 'integer', minimum: 1, description: `Only rows with this ${r.field}.` }]),
+  );
+  return {
+    add: {
+      params: composed(m, 'add', 'params', { required: d.requiredOnAdd, properties: m.fieldSchemas }),
+      result: idResult('add'),
+    },
+    info: {
+      params: composed(m, 'info', 'params', {
+        properties: { [d.idField]: idRef, [d.keyField]: m.fieldSchemas[d.keyField] },
+        oneOf: [{ required: [d.idField] }, { required: [d.keyField] }],
+      }),
+      result: composed(m, 'info', 'result', { required: [`${d.name}_info`], properties: { [`${d.name}_info`]: infoRef(m) } }),
+    },
+    update: {
+      params: composed(m, 'update', 'params', { required: [d.idField], properties: { [d.idField]: idRef, ...withoutDefaults(m.fieldSchemas) } }),
+      result: idResult('update'),
+    },
+    list: {
+      params: composed(m, 'list', 'params', {
+        properties: {
+          limit: { $ref: `${COMMON}limit` },
+          offset: { $ref: `${COMMON}offset` },
+          [`${d.keyField}_prefix`]: { $ref: `${COMMON}prefix` },
+          ...referenceFilters,
+        },
+      }),
+      result: composed(m, 'list', 'result', {
+        required: [`${d.name}_list`, 'total'],
+        properties: {
+          [`${d.name}_list`]: { type: 'array', items: infoRef(m) },
+          total: { type: 'integer', minimum: 0, description: 'Rows matching the filters, regardless of paging.' },
+        },
+      }),
+    },
+    delete: { params: idOnly('delete'), result: composed(m, 'delete', 'result', success) },
+    reset2fa: { params: idOnly('reset_2fa_key'), result: composed(m, 'reset_2fa_key', 'result', success) },
+  };
+}

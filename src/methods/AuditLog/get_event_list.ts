@@ -1,0 +1,39 @@
+import { defineMethod } from '../../rpc/registry.js';
+
+interface Params {
+  realm?: string;
+  entity?: string;
+  entity_id?: number;
+  event?: string;
+  from?: string;
+  to?: string;
+  limit: number;
+  offset: number;
+}
+
+const ms = (iso: string | undefined) => (iso === undefined ? undefined : Date.parse(iso));
+
+export default defineMethod({
+  name: 'AuditLog/get_event_list',
+  access: { kind: 'admin', permission: 'audit.read' },
+  faults: ['Server.AccessControl.forbidden'],
+  async handler(params: Params, { app }) {
+    const { rows, total } = await app.repos.audit.list({ ...params, from: ms(params.from), to: ms(params.to) });
+    return {
+      event_list: rows.map((r) => ({
+        i_event: Number(r.i_event),
+        at: new Date(Number(r.at)).toISOString(),
+        event: r.event,
+        actor_realm: r.actor_realm,
+        actor_id: r.actor_id,
+        session_id: r.session_id,
+        realm: r.realm,
+        entity: r.entity,
+        entity_id: r.entity_id,
+        ip: r.ip,
+        details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : {},
+      })),
+      total,
+    };
+  },
+});

@@ -1,0 +1,43 @@
+import type { EntityDescriptor } from '../../entities/descriptors.js';
+import { entitySchemas } from '../../entities/method-schemas.js';
+import { entityModel, toColumns } from '../../entities/model.js';
+import { isUniqueViolation } from '../../repositories/entities.js';
+import type { MethodDefinition, SessionCallContext } from '../../rpc/registry.js';
+import { adminSetPasswordColumns, audit, checkReferences, fieldNames, keyTaken, titleOf, type Params } from './shared.js';
+
+/** `<Service>/add_<entity>` → `{ i_<entity> }`. */
+export function addMethod(d: EntityDescriptor): MethodDefinition<Params, Record<string, number>> {
+  const model = entityModel(d);
+  const schemas = entitySchemas(model).add;
+  return {
+    name: `${d.service}/add_${d.name}`,
+    summary: `Create a ${titleOf(d)}.`,
+    description: `Returns its \`${d.idField}\`. A password set here must be changed at the first login.`,
+    access: { kind: 'admin', permission: d.permission },
+    params: schemas.params,
+    result: schemas.result,
+    faults: ['Server.AccessControl.forbidden', 'Server.Conflict.login_taken', 'Server.NotFound', 'Server.Validation.invalid_reference'],
+    async handler(params, c) {
+      const ctx = c as SessionCallContext;
+      const { app } = ctx;
+      const repo = app.repos.entities[d.name];
+      const now = app.clock.now();
+      const key = String(params[d.keyField]);
+      // Hash outside the transaction: bcrypt is slow and must not hold a connection.
+      const secrets = await adminSetPasswordColumns(app, params, now);
+      return app.db.knex.transaction(async (trx) => {
+        if (await repo.findByKey(key, trx)) throw keyTaken(d);
+        await checkReferences(app, d, params, undefined, trx);
+        let id: number;
+        try {
+          id = await repo.insert({ ...toColumns(model, params), ...secrets, created_at: now, updated_at: now }, trx);
+        } catch (err) {
+          if (isUniqueViolation(err)) throw keyTaken(d);
+          throw err;
+        }
+        await audit(ctx, d, 'add', id, { fields: fieldNames(params, d) }, trx);
+        return { [d.idField]: id };
+      });
+    },
+  };
+}

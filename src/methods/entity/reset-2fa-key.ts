@@ -1,0 +1,34 @@
+import type { EntityDescriptor } from '../../entities/descriptors.js';
+import { entitySchemas } from '../../entities/method-schemas.js';
+import { entityModel } from '../../entities/model.js';
+import type { MethodDefinition, SessionCallContext } from '../../rpc/registry.js';
+import { audit, loadById, titleOf, type Params } from './shared.js';
+
+/**
+ * `<Service>/reset_2fa_key` (seed 000: the user lost the phone): removes the
+ * principal's TOTP key, so its codes stop working at once and the next login
+ * enrolls a new key.
+ */
+export function reset2faKeyMethod(d: EntityDescriptor & { realm: string }): MethodDefinition<Params, { success: 1 }> {
+  const schemas = entitySchemas(entityModel(d)).reset2fa;
+  return {
+    name: `${d.service}/reset_2fa_key`,
+    summary: `Reset the 2FA key of a ${titleOf(d)}.`,
+    description: 'The old key and its codes stop working at once; the next login asks to enroll a new key.',
+    access: { kind: 'admin', permission: '2fa.reset' },
+    params: schemas.params,
+    result: schemas.result,
+    faults: ['Server.AccessControl.forbidden', 'Server.NotFound'],
+    async handler(params, c) {
+      const ctx = c as SessionCallContext;
+      const { app } = ctx;
+      const id = Number(params[d.idField]);
+      return app.db.knex.transaction(async (trx) => {
+        await loadById(app, d, id, trx);
+        const removed = await app.repos.twoFactorKeys.remove(d.realm, id, trx);
+        await audit(ctx, d, 'reset_2fa_key', id, { had_key: removed > 0 }, trx);
+        return { success: 1 as const };
+      });
+    },
+  };
+}

@@ -1,0 +1,81 @@
+import type { Knex } from 'knex';
+import type { FastifyInstance } from 'fastify';
+import type { EntityDescriptor } from '../../entities/descriptors.js';
+import { entityModel, toInfo } from '../../entities/model.js';
+import { effective2fa } from '../../entities/two-factor.js';
+import type { Row } from '../../repositories/entities.js';
+import { Fault } from '../../rpc/faults.js';
+import type { SessionCallContext } from '../../rpc/registry.js';
+import { actorOf } from '../shared/audit.js';
+
+export type Params = Record<string, unknown>;
+
+export function notFound(d: EntityDescriptor, what: string): Fault {
+  return new Fault('Server.NotFound', `No ${d.name.replace(/_/g, ' ')} with ${what}`);
+}
+
+export function keyTaken(d: EntityDescriptor): Fault {
+  return new Fault('Server.Conflict.login_taken', `This ${d.keyField} is already taken${d.realm ? ` in realm ${d.realm}` : ''}`, { field: d.keyField });
+}
+
+export async function loadById(app: FastifyInstance, d: EntityDescriptor, id: number, trx?: Knex.Transaction): Promise<Row> {
+  const row = await app.repos.entities[d.name].findById(id, trx);
+  if (!row) throw notFound(d, `${d.idField} ${id}`);
+  return row;
+}
+
+/** Every referenced row must exist and be of the right kind; an object never refers to itself. */
+export async function checkReferences(
+  app: FastifyInstance,
+  d: EntityDescriptor,
+  params: Params,
+  selfId: number | undefined,
+  trx: Knex.Transaction,
+): Promise<void> {
+  for (const ref of d.references) {
+    const value = params[ref.field];
+    if (value === undefined || value === null) continue;
+    if (ref.entity === d.name && value === selfId) {
+      throw new Fault('Server.Validation.invalid_reference', `${ref.field} cannot refer to the object itself`, { field: ref.field });
+    }
+    const target = await app.repos.entities[ref.entity].findById(Number(value), trx);
+    if (!target) throw new Fault('Server.NotFound', `${ref.field} ${String(value)} does not exist`, { field: ref.field });
+    if (ref.check && !ref.check.test(target)) throw new Fault('Server.Validation.invalid_reference', ref.check.message, { field: ref.field });
+  }
+}
+
+/** Rows → info objects, with the 2FA chain resolved in batch. */
+export async function infos(app: FastifyInstance, d: EntityDescriptor, rows: Row[], trx?: Knex.Transaction): Promise<Record<string, unknown>[]> {
+  const model = entityModel(d);
+  const effective = 'two_factor_auth_effective' in model.infoKinds ? await effective2fa(app.repos.entities, d, rows, trx) : [];
+  return rows.map((row, i) => toInfo(model, row, effective.length ? { two_factor_auth_effective: effective[i] } : {}));
+}
+
+/**
+ * Web password columns for a password set by an admin for someone else:
+ * bcrypt hash, clock restarted, and flagged to be changed at next login.
+ */
+export async function adminSetPasswordColumns(app: FastifyInstance, params: Params, now: number): Promise<Row> {
+  if (typeof params.password !== 'string') return {};
+  return { password_hash: await app.passwords.hash(params.password), password_set_at: now, password_must_change: true };
+}
+
+export async function audit(
+  ctx: SessionCallContext,
+  d: EntityDescriptor,
+  op: string,
+  entityId: number,
+  details: Record<string, unknown>,
+  trx: Knex.Transaction,
+): Promise<void> {
+  await ctx.app.repos.audit.record(
+    { ...actorOf(ctx), event: `${d.name}.${op}`, realm: d.realm ?? null, entity: d.name, entity_id: entityId, details },
+    ctx.app.clock.now(),
+    trx,
+  );
+}
+
+/** Names of the fields a call set; secrets are named, never their values. */
+export const fieldNames = (params: Params, d: EntityDescriptor) => Object.keys(params).filter((k) => k !== d.idField);
+
+export const titleOf = (d: EntityDescriptor) => d.name.replace(/_/g, ' ');

@@ -1,0 +1,67 @@
+import type { FastifyInstance } from 'fastify';
+import { PERMISSIONS } from '../../domain/permissions.js';
+import type { EntityDescriptor } from '../../entities/descriptors.js';
+import { entitySchemas } from '../../entities/method-schemas.js';
+import { entityModel, toColumns } from '../../entities/model.js';
+import { isUniqueViolation, type Row } from '../../repositories/entities.js';
+import { Fault } from '../../rpc/faults.js';
+import type { MethodDefinition, SessionCallContext } from '../../rpc/registry.js';
+import { adminSetPasswordColumns, audit, checkReferences, fieldNames, keyTaken, loadById, titleOf, type Params } from './shared.js';
+
+/** `root` keeps every permission and cannot be blocked: there must always be a way back in. */
+function protectRoot(row: Row, params: Params): void {
+  if (!row.is_root) return;
+  if (params.blocked === true) throw new Fault('Server.Conflict.protected', 'The root admin cannot be blocked');
+  const permissions = params.permissions as string[] | undefined;
+  if (permissions && !PERMISSIONS.every((p) => permissions.includes(p))) {
+    throw new Fault('Server.Conflict.protected', 'The root admin keeps every permission');
+  }
+}
+
+async function ensureKeyFree(app: FastifyInstance, d: EntityDescriptor, row: Row, params: Params, trx: Parameters<typeof loadById>[3]): Promise<void> {
+  const key = params[d.keyField];
+  if (typeof key !== 'string' || key.toLowerCase() === row.login_key) return;
+  if (await app.repos.entities[d.name].findByKey(key, trx)) throw keyTaken(d);
+}
+
+/** `<Service>/update_<entity>`: changes only the fields named. */
+export function updateMethod(d: EntityDescriptor): MethodDefinition<Params, Record<string, number>> {
+  const model = entityModel(d);
+  const schemas = entitySchemas(model).update;
+  return {
+    name: `${d.service}/update_${d.name}`,
+    summary: `Change a ${titleOf(d)}: only the fields given.`,
+    description: 'A password set here by an admin must be changed at the next login. Blocking a principal ends its sessions at once.',
+    access: { kind: 'admin', permission: d.permission },
+    params: schemas.params,
+    result: schemas.result,
+    faults: [
+      'Server.AccessControl.forbidden',
+      'Server.NotFound',
+      'Server.Conflict.login_taken',
+      'Server.Conflict.protected',
+      'Server.Validation.invalid_reference',
+    ],
+    async handler(params, c) {
+      const ctx = c as SessionCallContext;
+      const { app } = ctx;
+      const id = Number(params[d.idField]);
+      const now = app.clock.now();
+      const secrets = await adminSetPasswordColumns(app, params, now);
+      return app.db.knex.transaction(async (trx) => {
+        const row = await loadById(app, d, id, trx);
+        protectRoot(row, params);
+        await ensureKeyFree(app, d, row, params, trx);
+        await checkReferences(app, d, params, id, trx);
+        try {
+          await app.repos.entities[d.name].update(id, { ...toColumns(model, params), ...secrets, updated_at: now }, trx);
+        } catch (err) {
+          if (isUniqueViolation(err)) throw keyTaken(d);
+          throw err;
+        }
+        await audit(ctx, d, 'update', id, { fields: fieldNames(params, d) }, trx);
+        return { [d.idField]: id };
+      });
+    },
+  };
+}

@@ -1,0 +1,12 @@
+import type { CallContext } from '../../rpc/registry.js';
+import type { AuditEvent } from '../../repositories/audit.js';
+
+/** Who did it and from where, for an audit row. */
+export function actorOf(ctx: CallContext): Pick<AuditEvent, 'actor_realm' | 'actor_id' | 'session_id' | 'ip'> {
+  return {
+    actor_realm: ctx.session?.realm ?? null,
+    actor_id: ctx.session?.principalId ?? null,
+    session_id: ctx.session?.sessionId ?? null,
+    ip: ctx.ip,
+  };
+}

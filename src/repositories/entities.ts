@@ -1,0 +1,75 @@
+import type { Knex } from 'knex';
+import type { EntityDescriptor } from '../entities/descriptors.js';
+
+export type Row = Record<string, unknown>;
+
+export interface ListQuery {
+  /** Exact-match filters on reference columns (e.g. `i_customer`). */
+  filters: Record<string, unknown>;
+  prefix?: string;
+  limit: number;
+  offset: number;
+}
+
+/** LIKE with the caller's text taken literally. */
+const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/** One repository shape for every entity table; the descriptor says which table and keys. */
+export function createEntityRepository(knex: Knex, d: EntityDescriptor) {
+  const table = (trx?: Knex.Transaction) => (trx ?? knex)<Row>(d.table);
+  return {
+    descriptor: d,
+
+    async count(trx?: Knex.Transaction): Promise<number> {
+      const row = (await table(trx).count({ n: '*' }).first()) as { n: number | string } | undefined;
+      return Number(row?.n ?? 0);
+    },
+
+    async findById(id: number, trx?: Knex.Transaction): Promise<Row | undefined> {
+      return table(trx).where(d.idField, id).first();
+    },
+
+    async findByIds(ids: number[], trx?: Knex.Transaction): Promise<Row[]> {
+      if (ids.length === 0) return [];
+      return table(trx).whereIn(d.idField, ids);
+    },
+
+    async findByKey(key: string, trx?: Knex.Transaction): Promise<Row | undefined> {
+      return table(trx).where('login_key', key.toLowerCase()).first();
+    },
+
+    async insert(row: Row, trx?: Knex.Transaction): Promise<number> {
+      const [id] = await table(trx).insert(row);
+      return Number(id);
+    },
+
+    async update(id: number, patch: Row, trx?: Knex.Transaction): Promise<number> {
+      return table(trx).where(d.idField, id).update(patch);
+    },
+
+    async delete(id: number, trx?: Knex.Transaction): Promise<number> {
+      return table(trx).where(d.idField, id).delete();
+    },
+
+    async countWhere(field: string, value: number | string, trx?: Knex.Transaction): Promise<number> {
+      const row = (await table(trx).where(field, value).count({ n: '*' }).first()) as { n: number | string } | undefined;
+      return Number(row?.n ?? 0);
+    },
+
+    async list(query: ListQuery, trx?: Knex.Transaction): Promise<{ rows: Row[]; total: number }> {
+      const base = table(trx).where(query.filters);
+      if (query.prefix) base.andWhere('login_key', 'like', `${escapeLike(query.prefix.toLowerCase())}%`);
+      const countRow = (await base.clone().count({ n: '*' }).first()) as { n: number | string } | undefined;
+      const rows = await base.clone().orderBy(d.idField).limit(query.limit).offset(query.offset);
+      return { rows, total: Number(countRow?.n ?? 0) };
+    },
+  };
+}
+
+export type EntityRepository = ReturnType<typeof createEntityRepository>;
+
+/** Unique-key violations, as each engine reports them. */
+export function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: string } | undefined)?.code;
+  return code === 'ER_DUP_ENTRY' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
