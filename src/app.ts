@@ -9,6 +9,7 @@ import bootstrapPlugin from './plugins/bootstrap.js';
 import configPlugin from './plugins/config.js';
 import databasePlugin from './plugins/database.js';
 import healthPlugin from './plugins/health.js';
+import keyringPlugin from './plugins/keyring.js';
 import passwordsPlugin from './plugins/passwords.js';
 import rpcPlugin from './plugins/rpc.js';
 import secretsPlugin from './plugins/secrets.js';
@@ -46,6 +47,7 @@ async function application(fastify: FastifyInstance, opts: AppOptions): Promise<
   await fastify.register(configPlugin, { config: opts.config, clock: opts.clock });
   await fastify.register(databasePlugin);
   await fastify.register(secretsPlugin);
+  await fastify.register(keyringPlugin);
   await fastify.register(passwordsPlugin);
   await fastify.register(sessionsPlugin);
   await fastify.register(rpcPlugin);
@@ -75,7 +77,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id);
     if (closing) reply.header('connection', 'close');
   });
-  await fastify.register(app, opts);
-  await fastify.ready();
+  try {
+    await fastify.register(app, opts);
+    await fastify.ready();
+  } catch (err) {
+    // A plugin failed at start-up (bad keyring, database down): release what
+    // the others opened (the connection pool) so the process can exit.
+    await fastify.close().catch(() => undefined);
+    throw err;
+  }
   return fastify;
 }

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as m001 from './001_foundation.js';
 import * as m002 from './002_identity.js';
+import * as m003 from './003_passwords.js';
 
 /**
  * The ordered migration set. Listing modules (instead of letting knex scan a
@@ -10,6 +11,7 @@ import * as m002 from './002_identity.js';
 const migrations: Record<string, Knex.Migration> = {
   '001_foundation': m001,
   '002_identity': m002,
+  '003_passwords': m003,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

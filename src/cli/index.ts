@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { ConfigError } from '../config/load.js';
 import { registerConfigCommands } from './config.js';
 import { registerDocsCommands } from './docs.js';
+import { registerKeyringCommands } from './keyring.js';
 import { registerMigrateCommand } from './migrate.js';
 import { registerServeCommand } from './serve.js';
 import { packageVersion } from '../version.js';
@@ -13,6 +14,7 @@ registerServeCommand(program);
 registerMigrateCommand(program);
 registerConfigCommands(program);
 registerDocsCommands(program);
+registerKeyringCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import bytes from 'bytes';
 import ms from 'ms';
+import { parseComplexityRules } from '../domain/passwords/policy.js';
 import { configSchema, type Config, type ConfigKey } from './schema.js';
 
 export class ConfigError extends Error {
@@ -28,7 +29,24 @@ export function parseSize(value: string): number | undefined {
 const ajv = new Ajv({ coerceTypes: true, useDefaults: true, allErrors: true, strict: false });
 ajv.addFormat('duration', { type: 'string', validate: (v: string) => parseDuration(v) !== undefined });
 ajv.addFormat('size', { type: 'string', validate: (v: string) => parseSize(v) !== undefined });
+ajv.addFormat('complexity-rules', {
+  type: 'string',
+  validate: (v: string) => {
+    try {
+      parseComplexityRules(v);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+});
 const validate = ajv.compile(configSchema);
+
+const FORMAT_HINTS: Record<string, string> = {
+  duration: '30s, 15m, 12h or 30d',
+  size: '64kb or 1mb',
+  'complexity-rules': 'latin:must,digits:must,special:cannot',
+};
 
 const keys = Object.keys(configSchema.properties) as ConfigKey[];
 
@@ -66,9 +84,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const fromFile = configFile ? readConfigFile(configFile) : {};
   const raw: Record<string, unknown> = { ...fromFile, ...fromEnv, ...overrides };
   for (const [key, value] of Object.entries(raw)) {
-    // Numbers in a JSON config file are fine for durations and sizes too.
+    // Numbers in a JSON config file are fine for durations and sizes, objects for complexity rules.
     const prop = (configSchema.properties as Record<string, { format?: string }>)[key];
-    if (prop?.format && typeof value === 'number') raw[key] = prop.format === 'size' ? `${value}b` : `${value}ms`;
+    if (prop?.format === 'size' && typeof value === 'number') raw[key] = `${value}b`;
+    if (prop?.format === 'duration' && typeof value === 'number') raw[key] = value === 0 ? '0' : `${value}ms`;
+    if (prop?.format === 'complexity-rules' && typeof value === 'object' && value !== null) raw[key] = JSON.stringify(value);
   }
 
   if (!validate(raw)) {
@@ -78,7 +98,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       }
       const key = e.instancePath.replace(/^\//, '') || '(root)';
       const given = key in raw ? ` (got ${JSON.stringify(raw[key])})` : '';
-      const hint = e.keyword === 'format' ? ` like ${e.params.format === 'duration' ? '30s, 15m, 12h or 30d' : '64kb or 1mb'}` : '';
+      const hint = e.keyword === 'format' ? ` like ${FORMAT_HINTS[String(e.params.format)] ?? 'the documented form'}` : '';
       return `${key} ${e.message}${hint}${given}`;
     });
     throw new ConfigError(problems);

@@ -60,6 +60,32 @@ export const configSchema = {
         'Password-encryption keyring (JSON `{"primary": "k2", "keys": {"k1": "...", "k2": "..."}}`). Unset: generated into `DATA_DIR/keyring.json` (0600).',
     },
     BCRYPT_COST: { type: 'integer', minimum: 4, maximum: 31, default: 12, description: 'bcrypt cost factor for password hashes.' },
+    SECURITY_ENCRYPT_PASSWORDS: {
+      type: 'boolean',
+      default: true,
+      description:
+        'Keep an encrypted, readable copy of the web passwords of customers, individuals, accounts, representatives and vendors (readable with `passwords.read`). Off: new and changed passwords keep only the hash.',
+    },
+    WEB_PASSWORD_MIN_LENGTH: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 32,
+      default: 6,
+      description: 'Shortest accepted web password (the maximum is fixed at 32).',
+    },
+    WEB_PASSWORD_COMPLEXITY_RULES: {
+      type: 'string',
+      format: 'complexity-rules',
+      default: 'latin:must,digits:must,special:can,lowercase:can,uppercase:can',
+      description:
+        'For each character class (`latin`, `digits`, `lowercase`, `uppercase`, `special`): `must`, `can` or `cannot`, as `class:level,...` or a JSON object. Classes not named keep their default.',
+    },
+    WEB_PASSWORD_EXPIRE: {
+      type: 'string',
+      format: 'duration',
+      default: '30d',
+      description: 'Web passwords expire this long after they are set (`0`: never); a login with an expired password gets a restricted session.',
+    },
     ACCESS_TOKEN_TTL: { type: 'string', format: 'duration', default: '15m', description: 'Lifetime of an access token.' },
     SESSION_TTL: { type: 'string', format: 'duration', default: '12h', description: 'Absolute lifetime of a session.' },
     SESSION_IDLE_TTL: { type: 'string', format: 'duration', default: '30m', description: 'A session unused for this long ends.' },
@@ -91,6 +117,11 @@ export interface Config {
   JWT_SECRET_FILE?: string;
   KEYRING_FILE?: string;
   BCRYPT_COST: number;
+  SECURITY_ENCRYPT_PASSWORDS: boolean;
+  WEB_PASSWORD_MIN_LENGTH: number;
+  WEB_PASSWORD_COMPLEXITY_RULES: string;
+  /** milliseconds; 0 = never */
+  WEB_PASSWORD_EXPIRE: number;
   /** milliseconds */
   ACCESS_TOKEN_TTL: number;
   /** milliseconds */

@@ -1,5 +1,6 @@
 import { SCHEMA_BASE, type JsonSchema } from '../rpc/schemas.js';
 import type { EntityModel } from './model.js';
+import { hasReadableCopy } from './passwords.js';
 
 const COMMON = '../common.json#/$defs/';
 
@@ -40,7 +41,21 @@ export function entitySchemas(m: EntityModel) {
     },
     info: {
       params: composed(m, 'info', 'params', {
-        properties: { [d.idField]: idRef, [d.keyField]: m.fieldSchemas[d.keyField] },
+        properties: {
+          [d.idField]: idRef,
+          [d.keyField]: m.fieldSchemas[d.keyField],
+          ...(hasReadableCopy(d)
+            ? {
+                get_auth_info: {
+                  type: 'integer',
+                  enum: [0, 1],
+                  default: 0,
+                  description:
+                    'With 1, an admin holding `passwords.read` also gets the stored passwords in plain text (each read is audited); otherwise they are absent.',
+                },
+              }
+            : {}),
+        },
         oneOf: [{ required: [d.idField] }, { required: [d.keyField] }],
       }),
       result: composed(m, 'info', 'result', { required: [`${d.name}_info`], properties: { [`${d.name}_info`]: infoRef(m) } }),

@@ -21,13 +21,15 @@ export interface EntityModel {
   writeOnly: string[];
   /** Info fields and how to turn a row value into each. */
   infoKinds: Record<string, ColumnKind>;
+  /** Info fields present only when computed for the call (e.g. passwords read back). */
+  infoOptional: Set<string>;
 }
 
 function kindOf(schema: JsonSchema, baseId: string): ColumnKind {
   const { schema: resolved } = schemaStore().resolve(schema, baseId);
   const types = ([] as unknown[]).concat(resolved.type ?? []);
   if (types.includes('boolean')) return 'boolean';
-  if (types.includes('array')) return 'json';
+  if (types.includes('array') || types.includes('object')) return 'json';
   if (resolved.format === 'date-time') return 'timestamp';
   return 'plain';
 }
@@ -50,6 +52,7 @@ export function entityModel(descriptor: EntityDescriptor): EntityModel {
     columns: Object.keys(fieldSchemas).filter((k) => !fieldSchemas[k]?.writeOnly),
     writeOnly: Object.keys(fieldSchemas).filter((k) => fieldSchemas[k]?.writeOnly),
     infoKinds: Object.fromEntries(Object.entries(infoProps).map(([k, s]) => [k, kindOf(s, file.id)])),
+    infoOptional: new Set(Object.keys(infoProps).filter((k) => !((defs.info?.required as string[] | undefined) ?? []).includes(k))),
   };
   models.set(descriptor.name, model);
   return model;
@@ -61,7 +64,7 @@ export function toColumns(model: EntityModel, values: Record<string, unknown>): 
   for (const column of model.columns) {
     if (!(column in values)) continue;
     const value = values[column];
-    out[column] = model.infoKinds[column] === 'json' ? JSON.stringify(value) : value;
+    out[column] = model.infoKinds[column] === 'json' && value !== null ? JSON.stringify(value) : value;
   }
   if (typeof values[model.descriptor.keyField] === 'string') {
     out.login_key = (values[model.descriptor.keyField] as string).toLowerCase();
@@ -77,6 +80,7 @@ export function toInfo(model: EntityModel, row: Record<string, unknown>, compute
       info[field] = computed[field];
       continue;
     }
+    if (model.infoOptional.has(field)) continue;
     const value = row[field];
     if (value === undefined || value === null) {
       info[field] = null;

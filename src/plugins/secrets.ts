@@ -3,6 +3,10 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join, resolve } from 'node:path';
 import fp from 'fastify-plugin';
 import { ConfigError } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+
+/** The keyring file in use: configured, or the one generated into DATA_DIR. */
+export const keyringPath = (config: Config): string => config.KEYRING_FILE ?? join(resolve(config.DATA_DIR), 'keyring.json');
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -70,7 +74,7 @@ export default fp(
     if (config.KEYRING_FILE) {
       keyringFile = config.KEYRING_FILE;
     } else {
-      keyringFile = join(dataDir, 'keyring.json');
+      keyringFile = keyringPath(config);
       const created = generateOnce(keyringFile, () => JSON.stringify({ primary: 'k1', keys: { k1: randomBytes(32).toString('base64url') } }, null, 2) + '\n');
       if (created) app.log.warn({ path: keyringFile }, 'generated a password-encryption keyring; production must set KEYRING_FILE');
     }

@@ -39,6 +39,10 @@ export function createSessionsRepository(knex: Knex) {
       return table(trx).where({ id }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason });
     },
 
+    async liftRestriction(id: string, trx?: Knex.Transaction): Promise<void> {
+      await table(trx).where({ id }).update({ restricted: false });
+    },
+
     /** The principal is gone: its sessions go with it. */
     async deleteAllOf(realm: string, principalId: number, trx?: Knex.Transaction): Promise<number> {
       return table(trx).where({ realm, principal_id: principalId }).delete();

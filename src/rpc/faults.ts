@@ -41,6 +41,14 @@ export const FAULTS = {
   'Server.Conflict.protected': { http: 409, rpc: -32009, message: 'This object is protected and cannot be changed this way' },
   'Server.Validation.invalid_reference': { http: 422, rpc: -32022, message: 'A referenced object is not of the right kind' },
 
+  // Passwords.
+  'Server.Password.policy_violation': {
+    http: 422,
+    rpc: -32022,
+    message: 'The password does not meet the password policy',
+  },
+  'Server.Password.wrong_old_password': { http: 403, rpc: -32003, message: 'The current password is not correct' },
+
   // Availability.
   'Client.Request.rate_limited': { http: 429, rpc: -32029, message: 'Too many requests; try again later' },
   'Server.Unavailable': { http: 503, rpc: -32053, message: 'The service is temporarily unavailable' },

@@ -55,3 +55,16 @@ export async function login(app: FastifyInstance, realm: string, loginName: stri
 }
 
 export const loginRoot = (app: FastifyInstance) => login(app, 'admin', 'root', ROOT_PASSWORD);
+
+/**
+ * The first login of a principal whose password an admin set: it must be
+ * changed before anything else. Changes it to `${password}Z` and returns the
+ * now unrestricted token.
+ */
+export async function firstLogin(app: FastifyInstance, realm: string, loginName: string, password: string): Promise<string> {
+  const result = await call<{ status: string; access_token: string }>(app, 'Session/login', { login: loginName, password, realm });
+  if (result.status === 'authenticated') return result.access_token;
+  if (result.status !== 'password_change_required') throw new Error(`login of ${loginName} answered ${result.status}`);
+  await call(app, 'Session/change_password', { old_password: password, new_password: `${password}Z` }, result.access_token);
+  return result.access_token;
+}

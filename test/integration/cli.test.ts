@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createTestDatabase, databaseTargets } from '../helpers/databases.js';
 import { runCli, startServer } from '../helpers/cli.js';
+import { buildTestApp } from '../helpers/app.js';
+import { call, loginRoot } from '../helpers/rpc.js';
 
 test('config check prints the configuration with secrets masked', () => {
   const result = runCli(['config', 'check'], { JWT_SECRET: 'x'.repeat(40), PORT: '4100' });
@@ -62,3 +64,37 @@ test('SIGTERM lets an in-flight call finish, then the process exits 0', async ()
   assert.equal(code, 0, server.output());
   assert.match(server.output(), /shutting down/);
 });
+
+for (const target of databaseTargets()) {
+  test(`keyring rotate re-encrypts under the new primary and checks the result [${target}]`, async () => {
+    const t = await buildTestApp(target);
+    const keyring = join(t.db.dataDir, 'ring.json');
+    writeFileSync(keyring, JSON.stringify({ primary: 'old', keys: { old: 'old-passphrase-0123456789' } }));
+    await t.app.close();
+    const before = await buildTestApp(target, { KEYRING_FILE: keyring }, t.db);
+    try {
+      const root = await loginRoot(before.app);
+      const c = await call<{ i_customer: number }>(before.app, 'Customer/add_customer', { login: 'cli-co', password: 'Cli-pass-1' }, root);
+      await call(before.app, 'Account/add_account', { login: 'cli-acc', i_customer: c.i_customer, h323_password: 'Cli-sip-2' }, root);
+      await before.app.close();
+
+      writeFileSync(keyring, JSON.stringify({ primary: 'new', keys: { old: 'old-passphrase-0123456789', new: 'new-passphrase-9876543210' } }));
+      const result = runCli(['keyring', 'rotate', '--batch-size', '1'], { DATABASE_URL: t.db.url, KEYRING_FILE: keyring });
+      assert.equal(result.status, 0, result.stderr + result.stdout);
+      assert.match(result.stdout, /customers\.password_enc: rotated 1/);
+      assert.match(result.stdout, /accounts\.h323_password_enc: rotated 1/);
+      assert.match(result.stdout, /check passed/);
+      const again = runCli(['keyring', 'rotate'], { DATABASE_URL: t.db.url, KEYRING_FILE: keyring });
+      assert.match(again.stdout, /customers\.password_enc: rotated 0/, 'a second run has nothing left to do');
+
+      writeFileSync(keyring, JSON.stringify({ primary: 'new', keys: { new: 'new-passphrase-9876543210' } }));
+      const after = await buildTestApp(target, { KEYRING_FILE: keyring }, t.db);
+      const token = await loginRoot(after.app);
+      const info = (await call(after.app, 'Customer/get_customer_info', { login: 'cli-co', get_auth_info: 1 }, token)).customer_info as Record<string, unknown>;
+      assert.equal(info.password, 'Cli-pass-1');
+      await after.app.close();
+    } finally {
+      await t.db.drop();
+    }
+  });
+}

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { ENTITIES, type EntityDescriptor } from '../../src/entities/descriptors.js';
 import { describeEachDatabase, ROOT_PASSWORD } from '../helpers/app.js';
-import { call, login, loginRoot, rest, rpc } from '../helpers/rpc.js';
+import { call, firstLogin, login, loginRoot, rest, rpc } from '../helpers/rpc.js';
 
 type Refs = { i_customer_class: number; i_customer: number };
 
@@ -212,7 +212,7 @@ describeEachDatabase('identity: generic admin API', (get) => {
       activated_at: 1,
     });
     await call(app, 'User/add_user', { login: 'no-2fa-reset', password: 'Secret-1a', permissions: ['accounts.manage'] }, root);
-    const helper = await login(app, 'admin', 'no-2fa-reset', 'Secret-1a');
+    const helper = await firstLogin(app, 'admin', 'no-2fa-reset', 'Secret-1a');
     const denied = await rest(app, 'Account/reset_2fa_key', { i_account: account.i_account }, helper);
     assert.equal(denied.status, 403);
     assert.ok(await app.repos.twoFactorKeys.find('account', account.i_account as number), 'nothing changed');
@@ -232,7 +232,7 @@ describeEachDatabase('identity: permissions and protection', (get) => {
   test('an admin without the permission is refused and nothing changes', async () => {
     const { app } = get();
     await call(app, 'User/add_user', { login: 'operator', password: 'Secret-1a', permissions: ['customers.manage'] }, root);
-    const operator = await login(app, 'admin', 'operator', 'Secret-1a');
+    const operator = await firstLogin(app, 'admin', 'operator', 'Secret-1a');
     const cls = await call(app, 'CustomerClass/add_customer_class', { name: 'Ops' }, operator);
     assert.ok(cls.i_customer_class, 'customers.manage covers classes');
     const customer = await call(app, 'Customer/add_customer', { login: 'ops-co' }, operator);
@@ -260,7 +260,7 @@ describeEachDatabase('identity: permissions and protection', (get) => {
   test('a non-admin session calling an admin method gets forbidden', async () => {
     const { app } = get();
     await call(app, 'Customer/add_customer', { login: 'self-care', password: 'Secret-1a' }, root);
-    const customer = await login(app, 'customer', 'self-care', 'Secret-1a');
+    const customer = await firstLogin(app, 'customer', 'self-care', 'Secret-1a');
     const answer = await rest(app, 'Customer/get_customer_list', {}, customer);
     assert.equal(answer.status, 403);
     assert.equal(answer.body.faultcode, 'Server.AccessControl.forbidden');
@@ -269,7 +269,7 @@ describeEachDatabase('identity: permissions and protection', (get) => {
   test('permission changes take effect on the next call', async () => {
     const { app } = get();
     const user = await call(app, 'User/add_user', { login: 'promoted', password: 'Secret-1a', permissions: [] }, root);
-    const token = await login(app, 'admin', 'promoted', 'Secret-1a');
+    const token = await firstLogin(app, 'admin', 'promoted', 'Secret-1a');
     assert.equal((await rest(app, 'Vendor/get_vendor_list', {}, token)).status, 403);
     await call(app, 'User/update_user', { i_user: user.i_user, permissions: ['partners.manage'] }, root);
     assert.equal((await rest(app, 'Vendor/get_vendor_list', {}, token)).status, 200);
@@ -295,13 +295,13 @@ describeEachDatabase('identity: permissions and protection', (get) => {
   test('blocking a principal ends its sessions and refuses its logins', async () => {
     const { app } = get();
     const vendor = await call(app, 'Vendor/add_vendor', { login: 'carrier-x', password: 'Secret-1a' }, root);
-    const token = await login(app, 'vendor', 'carrier-x', 'Secret-1a');
+    const token = await firstLogin(app, 'vendor', 'carrier-x', 'Secret-1a');
     assert.equal((await rest(app, 'Session/ping', {}, token)).status, 200);
     await call(app, 'Vendor/update_vendor', { i_vendor: vendor.i_vendor, blocked: true }, root);
     const ping = await rest(app, 'Session/ping', {}, token);
     assert.equal(ping.status, 401);
     assert.equal(ping.body.faultcode, 'Server.Session.check_auth.auth_failed');
-    const again = await rest(app, 'Session/login', { login: 'carrier-x', password: 'Secret-1a', realm: 'vendor' });
+    const again = await rest(app, 'Session/login', { login: 'carrier-x', password: 'Secret-1aZ', realm: 'vendor' });
     assert.equal(again.body.faultcode, 'Server.Session.auth_failed');
   });
 
@@ -309,8 +309,8 @@ describeEachDatabase('identity: permissions and protection', (get) => {
     const { app } = get();
     await call(app, 'Representative/add_representative', { login: 'shared-name', password: 'Secret-1a' }, root);
     await call(app, 'Vendor/add_vendor', { login: 'shared-name', password: 'Other-2b' }, root);
-    assert.ok(await login(app, 'representative', 'shared-name', 'Secret-1a'));
-    const wrongRealm = await rest(app, 'Session/login', { login: 'shared-name', password: 'Secret-1a', realm: 'vendor' });
+    assert.ok(await firstLogin(app, 'representative', 'shared-name', 'Secret-1a'));
+    const wrongRealm = await rest(app, 'Session/login', { login: 'shared-name', password: 'Secret-1aZ', realm: 'vendor' });
     assert.equal(wrongRealm.body.faultcode, 'Server.Session.auth_failed');
   });
 });

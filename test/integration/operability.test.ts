@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { buildTestApp, describeEachDatabase, ROOT_PASSWORD } from '../helpers/app.js';
 import { databaseTargets } from '../helpers/databases.js';
-import { call, login, rest } from '../helpers/rpc.js';
+import { call, rest } from '../helpers/rpc.js';
 
 describeEachDatabase('health', (get) => {
   test('live and ready answer 200 while the database answers', async () => {
@@ -38,8 +38,9 @@ for (const target of databaseTargets()) {
       const password = /^ {3}(\S+)$/m.exec(first.announced[0] ?? '')?.[1];
       assert.ok(password && password.length >= 20);
       assert.ok(!first.logs.join('').includes(password), 'the generated password never reaches the log');
-      const token = await login(first.app, 'admin', 'boss', password);
-      assert.ok(token);
+      const result = await call(first.app, 'Session/login', { login: 'boss', password, realm: 'admin' });
+      assert.equal(result.status, 'password_change_required', 'a password shown on a console must be replaced');
+      assert.equal(result.reason, 'must_change');
 
       const secretFile = statSync(join(first.db.dataDir, 'jwt-secret'));
       assert.equal(secretFile.mode & 0o777, 0o600);

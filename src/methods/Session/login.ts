@@ -2,6 +2,7 @@ import { defineMethod } from '../../rpc/registry.js';
 import { Fault } from '../../rpc/faults.js';
 import { entityOfRealm } from '../../entities/descriptors.js';
 import type { IssuedSession } from '../../plugins/sessions.js';
+import type { Row } from '../../repositories/entities.js';
 
 interface Params {
   login: string;
@@ -9,7 +10,16 @@ interface Params {
   realm: string;
 }
 
-export default defineMethod<Params, { status: 'authenticated' } & IssuedSession>({
+type Result = ({ status: 'authenticated' } & IssuedSession) | ({ status: 'password_change_required'; reason: 'expired' | 'must_change' } & IssuedSession);
+
+/** Why the password must be changed before anything else, if it must. */
+export function passwordChangeReason(row: Row, now: number, expireMs: number): 'expired' | 'must_change' | undefined {
+  if (row.password_must_change) return 'must_change';
+  if (expireMs > 0 && Number(row.password_set_at ?? 0) + expireMs <= now) return 'expired';
+  return undefined;
+}
+
+export default defineMethod<Params, Result>({
   name: 'Session/login',
   access: { kind: 'public' },
   faults: ['Server.Session.auth_failed'],
@@ -21,13 +31,15 @@ export default defineMethod<Params, { status: 'authenticated' } & IssuedSession>
     // Same answer and same bcrypt work whether the login exists or not.
     const passwordOk = typeof hash === 'string' ? await app.passwords.verify(params.password, hash) : await app.passwords.verifyNothing(params.password);
     if (!d || !row || !passwordOk || row.blocked) throw new Fault('Server.Session.auth_failed');
+    const reason = passwordChangeReason(row, app.clock.now(), app.config.WEB_PASSWORD_EXPIRE);
     const session = await app.sessions.create({
       realm: params.realm,
       principalId: Number(row[d.idField]),
       amr: ['pwd'],
+      restricted: reason !== undefined,
       ip: ctx.ip,
       userAgent: ctx.userAgent,
     });
-    return { status: 'authenticated', ...session };
+    return reason ? { status: 'password_change_required', reason, ...session } : { status: 'authenticated', ...session };
   },
 });

@@ -2,8 +2,9 @@ import type { EntityDescriptor } from '../../entities/descriptors.js';
 import { entitySchemas } from '../../entities/method-schemas.js';
 import { entityModel, toColumns } from '../../entities/model.js';
 import { isUniqueViolation } from '../../repositories/entities.js';
+import { encryptedColumns } from '../../entities/passwords.js';
 import type { MethodDefinition, SessionCallContext } from '../../rpc/registry.js';
-import { adminSetPasswordColumns, audit, checkReferences, fieldNames, keyTaken, titleOf, type Params } from './shared.js';
+import { adminSetPasswords, audit, checkReferences, fieldNames, keyTaken, titleOf, type Params } from './shared.js';
 
 /** `<Service>/add_<entity>` → `{ i_<entity> }`. */
 export function addMethod(d: EntityDescriptor): MethodDefinition<Params, Record<string, number>> {
@@ -12,19 +13,24 @@ export function addMethod(d: EntityDescriptor): MethodDefinition<Params, Record<
   return {
     name: `${d.service}/add_${d.name}`,
     summary: `Create a ${titleOf(d)}.`,
-    description: `Returns its \`${d.idField}\`. A password set here must be changed at the first login.`,
+    description: `Returns its \`${d.idField}\`. Passwords must meet the password policy; a web password set here must be changed at the first login.`,
     access: { kind: 'admin', permission: d.permission },
     params: schemas.params,
     result: schemas.result,
-    faults: ['Server.AccessControl.forbidden', 'Server.Conflict.login_taken', 'Server.NotFound', 'Server.Validation.invalid_reference'],
+    faults: [
+      'Server.AccessControl.forbidden',
+      'Server.Conflict.login_taken',
+      'Server.NotFound',
+      'Server.Validation.invalid_reference',
+      'Server.Password.policy_violation',
+    ],
     async handler(params, c) {
       const ctx = c as SessionCallContext;
       const { app } = ctx;
       const repo = app.repos.entities[d.name];
       const now = app.clock.now();
       const key = String(params[d.keyField]);
-      // Hash outside the transaction: bcrypt is slow and must not hold a connection.
-      const secrets = await adminSetPasswordColumns(app, params, now);
+      const secrets = await adminSetPasswords(ctx, d, params, params);
       return app.db.knex.transaction(async (trx) => {
         if (await repo.findByKey(key, trx)) throw keyTaken(d);
         await checkReferences(app, d, params, undefined, trx);
@@ -35,6 +41,9 @@ export function addMethod(d: EntityDescriptor): MethodDefinition<Params, Record<
           if (isUniqueViolation(err)) throw keyTaken(d);
           throw err;
         }
+        // The encrypted copies are bound to the row id, known only now.
+        const sealed = encryptedColumns(app, d, id, params);
+        if (Object.keys(sealed).length > 0) await repo.update(id, sealed, trx);
         await audit(ctx, d, 'add', id, { fields: fieldNames(params, d) }, trx);
         return { [d.idField]: id };
       });

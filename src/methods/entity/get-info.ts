@@ -1,8 +1,10 @@
 import type { EntityDescriptor } from '../../entities/descriptors.js';
 import { entitySchemas } from '../../entities/method-schemas.js';
 import { entityModel } from '../../entities/model.js';
-import type { MethodDefinition } from '../../rpc/registry.js';
-import { infos, notFound, titleOf, type Params } from './shared.js';
+import { decryptColumn, hasReadableCopy } from '../../entities/passwords.js';
+import type { Row } from '../../repositories/entities.js';
+import type { MethodDefinition, SessionCallContext } from '../../rpc/registry.js';
+import { audit, infos, notFound, titleOf, type Params } from './shared.js';
 
 /** `<Service>/get_<entity>_info` by id or by login → `{ <entity>_info }`. */
 export function getInfoMethod(d: EntityDescriptor): MethodDefinition<Params, Record<string, unknown>> {
@@ -10,17 +12,30 @@ export function getInfoMethod(d: EntityDescriptor): MethodDefinition<Params, Rec
   return {
     name: `${d.service}/get_${d.name}_info`,
     summary: `Read one ${titleOf(d)} by \`${d.idField}\` or by \`${d.keyField}\`.`,
-    description: 'The result includes `two_factor_auth_effective` where the entity takes part in the 2FA policy chain.',
+    description:
+      'The result includes `two_factor_auth_effective` where the entity takes part in the 2FA policy chain.' +
+      (hasReadableCopy(d)
+        ? ' With `get_auth_info: 1` and the `passwords.read` permission it also holds the passwords in plain text; each such read is audited.'
+        : ''),
     access: { kind: 'admin', permission: d.permission },
     params: schemas.params,
     result: schemas.result,
     faults: ['Server.AccessControl.forbidden', 'Server.NotFound'],
-    async handler(params, { app }) {
+    async handler(params, c) {
+      const ctx = c as SessionCallContext;
+      const { app } = ctx;
       const repo = app.repos.entities[d.name];
       const id = params[d.idField];
       const row = typeof id === 'number' ? await repo.findById(id) : await repo.findByKey(String(params[d.keyField]));
       if (!row) throw notFound(d, typeof id === 'number' ? `${d.idField} ${id}` : `this ${d.keyField}`);
-      const [info] = await infos(app, d, [row]);
+      const readBack = params.get_auth_info === 1 && ctx.session.permissions.includes('passwords.read');
+      const extra: Row = {};
+      if (readBack) {
+        extra.password = decryptColumn(app, d, row, 'password_enc');
+        if (d.name === 'account') extra.h323_password = decryptColumn(app, d, row, 'h323_password_enc');
+        await audit(ctx, d, 'password_read', Number(row[d.idField]), { fields: Object.keys(extra) });
+      }
+      const [info] = await infos(app, d, [row], [extra]);
       return { [`${d.name}_info`]: info };
     },
   };

@@ -7,6 +7,7 @@ import type { Row } from '../../repositories/entities.js';
 import { Fault } from '../../rpc/faults.js';
 import type { SessionCallContext } from '../../rpc/registry.js';
 import { actorOf } from '../shared/audit.js';
+import { assertAcceptable, policyFor, webPasswordColumns } from '../../entities/passwords.js';
 
 export type Params = Record<string, unknown>;
 
@@ -44,20 +45,28 @@ export async function checkReferences(
   }
 }
 
-/** Rows → info objects, with the 2FA chain resolved in batch. */
-export async function infos(app: FastifyInstance, d: EntityDescriptor, rows: Row[], trx?: Knex.Transaction): Promise<Record<string, unknown>[]> {
+/** Rows → info objects, with the 2FA chain resolved in batch and any per-row extras (passwords read back). */
+export async function infos(app: FastifyInstance, d: EntityDescriptor, rows: Row[], extras: Row[] = []): Promise<Record<string, unknown>[]> {
   const model = entityModel(d);
-  const effective = 'two_factor_auth_effective' in model.infoKinds ? await effective2fa(app.repos.entities, d, rows, trx) : [];
-  return rows.map((row, i) => toInfo(model, row, effective.length ? { two_factor_auth_effective: effective[i] } : {}));
+  const effective = 'two_factor_auth_effective' in model.infoKinds ? await effective2fa(app.repos.entities, d, rows) : [];
+  return rows.map((row, i) => toInfo(model, row, { ...(effective.length ? { two_factor_auth_effective: effective[i] } : {}), ...extras[i] }));
 }
 
 /**
- * Web password columns for a password set by an admin for someone else:
- * bcrypt hash, clock restarted, and flagged to be changed at next login.
+ * Passwords an admin sets for a principal: every one is checked against the
+ * policy that applies to it (class overrides included) before any hashing;
+ * the web password is then hashed (outside any transaction: bcrypt is slow).
+ * Set for someone else, it must be changed at their next login.
  */
-export async function adminSetPasswordColumns(app: FastifyInstance, params: Params, now: number): Promise<Row> {
+export async function adminSetPasswords(ctx: SessionCallContext, d: EntityDescriptor, target: Row, params: Params, selfId?: number): Promise<Row> {
+  const { app } = ctx;
+  const given = (['password', 'h323_password'] as const).filter((k) => typeof params[k] === 'string');
+  if (given.length === 0) return {};
+  const policy = await policyFor(app, d, target);
+  for (const k of given) assertAcceptable(policy, params[k] as string);
   if (typeof params.password !== 'string') return {};
-  return { password_hash: await app.passwords.hash(params.password), password_set_at: now, password_must_change: true };
+  const ownPassword = d.realm === ctx.session.realm && selfId === ctx.session.principalId;
+  return webPasswordColumns(app, params.password, app.clock.now(), !ownPassword);
 }
 
 export async function audit(
@@ -66,7 +75,7 @@ export async function audit(
   op: string,
   entityId: number,
   details: Record<string, unknown>,
-  trx: Knex.Transaction,
+  trx?: Knex.Transaction,
 ): Promise<void> {
   await ctx.app.repos.audit.record(
     { ...actorOf(ctx), event: `${d.name}.${op}`, realm: d.realm ?? null, entity: d.name, entity_id: entityId, details },

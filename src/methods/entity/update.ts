@@ -4,9 +4,10 @@ import type { EntityDescriptor } from '../../entities/descriptors.js';
 import { entitySchemas } from '../../entities/method-schemas.js';
 import { entityModel, toColumns } from '../../entities/model.js';
 import { isUniqueViolation, type Row } from '../../repositories/entities.js';
+import { encryptedColumns } from '../../entities/passwords.js';
 import { Fault } from '../../rpc/faults.js';
 import type { MethodDefinition, SessionCallContext } from '../../rpc/registry.js';
-import { adminSetPasswordColumns, audit, checkReferences, fieldNames, keyTaken, loadById, titleOf, type Params } from './shared.js';
+import { adminSetPasswords, audit, checkReferences, fieldNames, keyTaken, loadById, titleOf, type Params } from './shared.js';
 
 /** `root` keeps every permission and cannot be blocked: there must always be a way back in. */
 function protectRoot(row: Row, params: Params): void {
@@ -47,14 +48,19 @@ export function updateMethod(d: EntityDescriptor): MethodDefinition<Params, Reco
       const { app } = ctx;
       const id = Number(params[d.idField]);
       const now = app.clock.now();
-      const secrets = await adminSetPasswordColumns(app, params, now);
+      const current = await loadById(app, d, id);
+      const secrets = await adminSetPasswords(ctx, d, { ...current, ...params }, params, id);
       return app.db.knex.transaction(async (trx) => {
         const row = await loadById(app, d, id, trx);
         protectRoot(row, params);
         await ensureKeyFree(app, d, row, params, trx);
         await checkReferences(app, d, params, id, trx);
         try {
-          await app.repos.entities[d.name].update(id, { ...toColumns(model, params), ...secrets, updated_at: now }, trx);
+          await app.repos.entities[d.name].update(
+            id,
+            { ...toColumns(model, params), ...secrets, ...encryptedColumns(app, d, id, params), updated_at: now },
+            trx,
+          );
         } catch (err) {
           if (isUniqueViolation(err)) throw keyTaken(d);
           throw err;

@@ -1,0 +1,54 @@
+import { entityOfRealm } from '../../entities/descriptors.js';
+import { assertAcceptable, encryptedColumns, policyFor, webPasswordColumns } from '../../entities/passwords.js';
+import { Fault } from '../../rpc/faults.js';
+import { defineMethod } from '../../rpc/registry.js';
+import { actorOf } from '../shared/audit.js';
+
+interface Params {
+  old_password: string;
+  new_password: string;
+}
+
+export default defineMethod({
+  name: 'Session/change_password',
+  access: { kind: 'session', allowRestricted: true, denyImpersonated: true },
+  faults: ['Server.Password.wrong_old_password', 'Server.Password.policy_violation'],
+  async handler(params: Params, ctx) {
+    const { app, session } = ctx;
+    const d = entityOfRealm(session.realm);
+    const repo = d && app.repos.entities[d.name];
+    const row = repo && (await repo.findById(session.principalId));
+    if (!d || !repo || !row) throw new Fault('Server.Session.check_auth.auth_failed');
+
+    const oldOk = typeof row.password_hash === 'string' && (await app.passwords.verify(params.old_password, row.password_hash));
+    if (!oldOk) throw new Fault('Server.Password.wrong_old_password');
+    assertAcceptable(await policyFor(app, d, row), params.new_password, params.old_password);
+
+    const now = app.clock.now();
+    const hashed = await webPasswordColumns(app, params.new_password, now, false);
+    const ended = await app.db.knex.transaction(async (trx) => {
+      await repo.update(
+        session.principalId,
+        { ...hashed, ...encryptedColumns(app, d, session.principalId, { password: params.new_password }), updated_at: now },
+        trx,
+      );
+      await app.repos.sessions.liftRestriction(session.sessionId, trx);
+      const n = await app.repos.sessions.revokeAllOf(session.realm, session.principalId, now, 'password_changed', session.sessionId, trx);
+      await app.repos.audit.record(
+        {
+          ...actorOf(ctx),
+          event: 'password.change',
+          realm: session.realm,
+          entity: d.name,
+          entity_id: session.principalId,
+          details: { other_sessions_ended: n },
+        },
+        now,
+        trx,
+      );
+      return n;
+    });
+    const expire = app.config.WEB_PASSWORD_EXPIRE;
+    return { success: 1 as const, password_expires_at: expire > 0 ? new Date(now + expire).toISOString() : null, sessions_ended: ended };
+  },
+});
