@@ -10,6 +10,7 @@ import configPlugin from './plugins/config.js';
 import databasePlugin from './plugins/database.js';
 import healthPlugin from './plugins/health.js';
 import keyringPlugin from './plugins/keyring.js';
+import notificationsPlugin from './plugins/notifications.js';
 import passwordsPlugin from './plugins/passwords.js';
 import rpcPlugin from './plugins/rpc.js';
 import secretsPlugin from './plugins/secrets.js';
@@ -52,6 +53,7 @@ async function application(fastify: FastifyInstance, opts: AppOptions): Promise<
   await fastify.register(sessionsPlugin);
   await fastify.register(rpcPlugin);
   await fastify.register(healthPlugin);
+  await fastify.register(notificationsPlugin);
   await fastify.register(bootstrapPlugin, { announce: opts.announce });
 }
 

@@ -2,6 +2,8 @@ import type { Knex } from 'knex';
 import * as m001 from './001_foundation.js';
 import * as m002 from './002_identity.js';
 import * as m003 from './003_passwords.js';
+import * as m004 from './004_two_factor_login.js';
+import * as m005 from './005_notifications.js';
 
 /**
  * The ordered migration set. Listing modules (instead of letting knex scan a
@@ -12,6 +14,8 @@ const migrations: Record<string, Knex.Migration> = {
   '001_foundation': m001,
   '002_identity': m002,
   '003_passwords': m003,
+  '004_two_factor_login': m004,
+  '005_notifications': m005,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -4,6 +4,12 @@ import { configSchema } from '../config/schema.js';
 
 const SECRET_SETTINGS = new Set(['JWT_SECRET', 'BOOTSTRAP_ADMIN_PASSWORD']);
 
+function maskUrlPassword(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '********';
+  return parsed.toString();
+}
+
 export function registerConfigCommands(program: Command): void {
   const config = program.command('config').description('inspect the configuration');
   config
@@ -14,7 +20,7 @@ export function registerConfigCommands(program: Command): void {
       for (const key of Object.keys(configSchema.properties)) {
         const value = loaded[key];
         if (value === undefined) continue;
-        console.log(`${key}=${SECRET_SETTINGS.has(key) ? '********' : String(value)}`);
+        console.log(`${key}=${SECRET_SETTINGS.has(key) ? '********' : key === 'SMTP_URL' ? maskUrlPassword(String(value)) : String(value)}`);
       }
       console.log('configuration is valid');
     });

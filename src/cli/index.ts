@@ -4,8 +4,10 @@ import { ConfigError } from '../config/load.js';
 import { registerConfigCommands } from './config.js';
 import { registerDocsCommands } from './docs.js';
 import { registerKeyringCommands } from './keyring.js';
+import { registerOutboxCommands } from './outbox.js';
 import { registerMigrateCommand } from './migrate.js';
 import { registerServeCommand } from './serve.js';
+import { registerTwoFactorCommands } from './two-factor.js';
 import { packageVersion } from '../version.js';
 
 const program = new Command('billing-auth').description('Headless authentication API for billing systems').version(packageVersion).showHelpAfterError();
@@ -15,6 +17,8 @@ registerMigrateCommand(program);
 registerConfigCommands(program);
 registerDocsCommands(program);
 registerKeyringCommands(program);
+registerOutboxCommands(program);
+registerTwoFactorCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {

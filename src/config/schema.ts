@@ -89,6 +89,51 @@ export const configSchema = {
     ACCESS_TOKEN_TTL: { type: 'string', format: 'duration', default: '15m', description: 'Lifetime of an access token.' },
     SESSION_TTL: { type: 'string', format: 'duration', default: '12h', description: 'Absolute lifetime of a session.' },
     SESSION_IDLE_TTL: { type: 'string', format: 'duration', default: '30m', description: 'A session unused for this long ends.' },
+    MFA_TOKEN_TTL: { type: 'string', format: 'duration', default: '5m', description: 'How long an `mfa_token` from Session/login stays usable.' },
+    TOTP_ISSUER: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 64,
+      pattern: '^[^:]+$',
+      default: 'Billing',
+      description: 'Issuer shown in authenticator apps (no colon).',
+    },
+    TOTP_WINDOW: { type: 'integer', minimum: 0, maximum: 5, default: 1, description: 'Accepted 30-second steps either side of the current one.' },
+    LOCKOUT_THRESHOLD: { type: 'integer', minimum: 1, maximum: 100, default: 5, description: 'Consecutive failures (password or OTP) that lock a login.' },
+    LOCKOUT_DURATION: { type: 'string', format: 'duration', default: '1m', description: 'First lock; each further lock doubles it.' },
+    LOCKOUT_MAX: { type: 'string', format: 'duration', default: '1h', description: 'Longest lock.' },
+    LOCKOUT_IP_THRESHOLD: {
+      type: 'integer',
+      minimum: 1,
+      default: 50,
+      description: 'Consecutive failures from one client IP (over any logins) that lock that IP the same way.',
+    },
+    RATE_LIMIT_LOGIN: {
+      type: 'integer',
+      minimum: 1,
+      default: 20,
+      description: 'Session/login, Session/verify_otp and TwoFactor code checks per client IP per minute (shared by all replicas through the database).',
+    },
+    SMTP_URL: {
+      type: 'string',
+      pattern: '^smtps?://',
+      description: 'Mail server, e.g. `smtp://user:pass@host:587` (STARTTLS when offered) or `smtps://...:465`. Unset: notifications stay in the outbox.',
+    },
+    MAIL_FROM: { type: 'string', minLength: 3, default: 'billing-auth <no-reply@localhost>', description: 'Sender of notification mails.' },
+    NOTIFY_BRAND: { type: 'string', minLength: 1, maxLength: 64, description: 'Portal name in mails (default: TOTP_ISSUER).' },
+    NOTIFY_OTP_FAILURE_INTERVAL: {
+      type: 'string',
+      format: 'duration',
+      default: '15m',
+      description: 'At most one "wrong code" mail per principal per interval; later failures are counted into the next mail.',
+    },
+    NOTIFY_MAX_ATTEMPTS: { type: 'integer', minimum: 1, maximum: 100, default: 10, description: 'Delivery attempts before a mail is marked failed.' },
+    NOTIFY_POLL_INTERVAL: {
+      type: 'string',
+      format: 'duration',
+      default: '2s',
+      description: 'How often the delivery worker looks for pending mails (`0`: no worker in this process).',
+    },
     VALIDATE_RESULTS: {
       type: 'boolean',
       default: false,
@@ -128,5 +173,24 @@ export interface Config {
   SESSION_TTL: number;
   /** milliseconds */
   SESSION_IDLE_TTL: number;
+  /** milliseconds */
+  MFA_TOKEN_TTL: number;
+  TOTP_ISSUER: string;
+  TOTP_WINDOW: number;
+  LOCKOUT_THRESHOLD: number;
+  /** milliseconds */
+  LOCKOUT_DURATION: number;
+  /** milliseconds */
+  LOCKOUT_MAX: number;
+  LOCKOUT_IP_THRESHOLD: number;
+  RATE_LIMIT_LOGIN: number;
+  SMTP_URL?: string;
+  MAIL_FROM: string;
+  NOTIFY_BRAND?: string;
+  /** milliseconds */
+  NOTIFY_OTP_FAILURE_INTERVAL: number;
+  NOTIFY_MAX_ATTEMPTS: number;
+  /** milliseconds; 0 = no worker */
+  NOTIFY_POLL_INTERVAL: number;
   VALIDATE_RESULTS: boolean;
 }

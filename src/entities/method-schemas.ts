@@ -67,8 +67,9 @@ export function entitySchemas(m: EntityModel) {
     list: {
       params: composed(m, 'list', 'params', {
         properties: {
-          limit: { $ref: `${COMMON}limit` },
-          offset: { $ref: `${COMMON}offset` },
+          // Defaults beside the $ref: ajv applies defaults only where the property is declared.
+          limit: { $ref: `${COMMON}limit`, default: 100 },
+          offset: { $ref: `${COMMON}offset`, default: 0 },
           [`${d.keyField}_prefix`]: { $ref: `${COMMON}prefix` },
           ...referenceFilters,
         },

@@ -3,12 +3,41 @@ import discover from './rpc/discover.js';
 import { entityMethods } from './entity/index.js';
 import getEventList from './AuditLog/get_event_list.js';
 import login from './Session/login.js';
+import verifyOtp from './Session/verify_otp.js';
 import logout from './Session/logout.js';
 import ping from './Session/ping.js';
 import changePassword from './Session/change_password.js';
 import getPasswordPolicy from './Session/get_password_policy.js';
+import refreshAccessToken from './Session/refresh_access_token.js';
+import getSessionList from './Session/get_session_list.js';
+import revokeSession from './Session/revoke_session.js';
+import impersonate from './Session/impersonate.js';
+import getTwoFactorStatus from './TwoFactor/get_status.js';
+import startTwoFactorEnrollment from './TwoFactor/start_enrollment.js';
+import confirmTwoFactorEnrollment from './TwoFactor/confirm_enrollment.js';
+import disableTwoFactor from './TwoFactor/disable.js';
+import regenerateRecoveryCodes from './TwoFactor/regenerate_recovery_codes.js';
 
 /** Every method the service answers. */
 export function allMethods(): MethodDefinition<never, unknown>[] {
-  return [discover, login, logout, ping, changePassword, getPasswordPolicy, getEventList, ...entityMethods()] as MethodDefinition<never, unknown>[];
+  return [
+    discover,
+    login,
+    verifyOtp,
+    logout,
+    ping,
+    changePassword,
+    getPasswordPolicy,
+    refreshAccessToken,
+    getSessionList,
+    revokeSession,
+    impersonate,
+    getTwoFactorStatus,
+    startTwoFactorEnrollment,
+    confirmTwoFactorEnrollment,
+    disableTwoFactor,
+    regenerateRecoveryCodes,
+    getEventList,
+    ...entityMethods(),
+  ] as MethodDefinition<never, unknown>[];
 }

@@ -5,12 +5,26 @@ import { createDatabase, migrateLatest, type Database } from '../repositories/co
 import { createEntityRepository, type EntityRepository } from '../repositories/entities.js';
 import { createSessionsRepository, type SessionsRepository } from '../repositories/sessions.js';
 import { createTwoFactorKeysRepository, type TwoFactorKeysRepository } from '../repositories/two-factor-keys.js';
+import {
+  createLoginGuardsRepository,
+  createRateWindowsRepository,
+  type LoginGuardsRepository,
+  type RateWindowsRepository,
+} from '../repositories/login-guards.js';
+import { createMfaChallengesRepository, type MfaChallengesRepository } from '../repositories/mfa-challenges.js';
+import { createRecoveryCodesRepository, type RecoveryCodesRepository } from '../repositories/recovery-codes.js';
+import { createNotificationsRepository, type NotificationsRepository } from '../repositories/notifications.js';
 
 export interface Repositories {
   entities: Record<EntityName, EntityRepository>;
   sessions: SessionsRepository;
   audit: AuditRepository;
   twoFactorKeys: TwoFactorKeysRepository;
+  recoveryCodes: RecoveryCodesRepository;
+  mfaChallenges: MfaChallengesRepository;
+  loginGuards: LoginGuardsRepository;
+  rateWindows: RateWindowsRepository;
+  notifications: NotificationsRepository;
 }
 
 declare module 'fastify' {
@@ -35,6 +49,11 @@ export default fp(
       sessions: createSessionsRepository(db.knex),
       audit: createAuditRepository(db.knex),
       twoFactorKeys: createTwoFactorKeysRepository(db.knex),
+      recoveryCodes: createRecoveryCodesRepository(db.knex),
+      mfaChallenges: createMfaChallengesRepository(db.knex),
+      loginGuards: createLoginGuardsRepository(db.knex),
+      rateWindows: createRateWindowsRepository(db.knex),
+      notifications: createNotificationsRepository(db.knex),
     });
   },
   { name: 'database', dependencies: ['config'] },

@@ -1,11 +1,11 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import fastifyJwt from '@fastify/jwt';
 import fp from 'fastify-plugin';
 import type { Knex } from 'knex';
 import type { Permission } from '../domain/permissions.js';
 import { entityOfRealm } from '../entities/descriptors.js';
 import { Fault } from '../rpc/faults.js';
-import type { SessionRow } from '../repositories/sessions.js';
+import { isLiveSession, type SessionRow } from '../repositories/sessions.js';
 
 /** What a method sees of the caller's session. */
 export interface AuthenticatedSession {
@@ -39,6 +39,11 @@ export interface IssuedSession {
   session_expires_at: string;
 }
 
+/** A refreshed session, and whether it is restricted (the password must change first). */
+export interface RefreshedSession extends IssuedSession {
+  restricted: boolean;
+}
+
 /** Loads a principal for a session: undefined when it no longer exists or is blocked. */
 export type PrincipalLoader = (realm: string, id: number) => Promise<{ permissions: Permission[] } | undefined>;
 
@@ -55,12 +60,25 @@ declare module 'fastify' {
   interface FastifyInstance {
     sessions: {
       create(input: NewSessionInput, trx?: Knex.Transaction): Promise<IssuedSession>;
+      /**
+       * Rotates a refresh token: a new access token and a new refresh token;
+       * the presented one stops working. Presenting an already rotated token
+       * revokes the session (audited with `ip`, who presented it). Faults:
+       * `Server.Session.refresh_token_invalid`.
+       */
+      refresh(refreshToken: string, ip?: string): Promise<RefreshedSession>;
       authenticate(token: string): Promise<AuthenticatedSession>;
     };
   }
 }
 
 export const sha256 = (value: string): string => createHash('sha256').update(value).digest('hex');
+
+/** Constant-time comparison of two hex digests. */
+const sameHash = (a: string, b: string): boolean => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+
+/** `<session uuid>.<43 base64url characters>`; anything else is refused before touching the database. */
+const REFRESH_TOKEN = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.[A-Za-z0-9_-]{43}$/;
 
 /** Writing `last_seen_at` on every call would turn reads into writes; a few seconds of slack is plenty for an idle timeout of minutes. */
 const TOUCH_GRANULARITY_MS = 5_000;
@@ -89,15 +107,62 @@ export default fp(
 
     const ended = () => new Fault('Server.Session.check_auth.auth_failed');
 
-    function isLive(row: SessionRow, now: number): boolean {
-      return row.revoked_at === null && row.expires_at > now && row.last_seen_at + app.config.SESSION_IDLE_TTL > now;
+    const isLive = (row: SessionRow, now: number): boolean => isLiveSession(row, now, app.config.SESSION_IDLE_TTL);
+
+    /**
+     * The one place access tokens are signed: a short-lived JWT naming the
+     * session row, never outliving the session itself.
+     */
+    function issueAccessToken(
+      session: { id: string; realm: string; principalId: number; amr: string[]; expiresAt: number },
+      now: number,
+    ): { access_token: string; expires_at: string } {
+      const accessExpiresAt = Math.min(now + app.config.ACCESS_TOKEN_TTL, session.expiresAt);
+      const claims: AccessClaims = {
+        sub: String(session.principalId),
+        realm: session.realm,
+        sid: session.id,
+        amr: session.amr,
+        iat: Math.floor(now / 1000),
+        exp: Math.floor(accessExpiresAt / 1000),
+      };
+      return { access_token: app.jwt.sign(claims), expires_at: new Date(claims.exp * 1000).toISOString() };
+    }
+
+    /** `<session_id>.<random>`: the id finds the row, the random part is the secret (only its sha256 is stored). */
+    const newRefreshToken = (sessionId: string): string => `${sessionId}.${randomBytes(32).toString('base64url')}`;
+
+    const refreshRefused = () => new Fault('Server.Session.refresh_token_invalid');
+
+    /** A refresh token seen again after its rotation: someone else holds a copy. End the session. */
+    async function refreshTokenReused(row: SessionRow, now: number, ip: string | undefined): Promise<void> {
+      const d = entityOfRealm(row.realm);
+      await app.db.knex.transaction(async (trx) => {
+        const n = await app.repos.sessions.revoke(row.id, now, 'refresh_token_reuse', trx);
+        if (n === 0) return;
+        await app.repos.audit.record(
+          {
+            event: 'session.refresh_token_reuse',
+            actor_realm: null,
+            actor_id: null,
+            session_id: row.id,
+            realm: row.realm,
+            entity: d?.name ?? null,
+            entity_id: row.principal_id,
+            ip: ip ?? null,
+          },
+          now,
+          trx,
+        );
+      });
+      app.log.warn({ session_id: row.id, realm: row.realm, principal_id: row.principal_id }, 'refresh token reused: session revoked');
     }
 
     app.decorate('sessions', {
       async create(input: NewSessionInput, trx?: Knex.Transaction): Promise<IssuedSession> {
         const now = app.clock.now();
         const id = randomUUID();
-        const refreshToken = `${id}.${randomBytes(32).toString('base64url')}`;
+        const refreshToken = newRefreshToken(id);
         const expiresAt = now + app.config.SESSION_TTL;
         await app.repos.sessions.insert(
           {
@@ -116,21 +181,44 @@ export default fp(
           },
           trx,
         );
-        const accessExpiresAt = Math.min(now + app.config.ACCESS_TOKEN_TTL, expiresAt);
-        const claims: AccessClaims = {
-          sub: String(input.principalId),
-          realm: input.realm,
-          sid: id,
-          amr: input.amr,
-          iat: Math.floor(now / 1000),
-          exp: Math.floor(accessExpiresAt / 1000),
-        };
+        const access = issueAccessToken({ id, realm: input.realm, principalId: input.principalId, amr: input.amr, expiresAt }, now);
         return {
           session_id: id,
-          access_token: app.jwt.sign(claims),
+          access_token: access.access_token,
           refresh_token: refreshToken,
-          expires_at: new Date(claims.exp * 1000).toISOString(),
+          expires_at: access.expires_at,
           session_expires_at: new Date(expiresAt).toISOString(),
+        };
+      },
+
+      async refresh(refreshToken: string, ip?: string): Promise<RefreshedSession> {
+        const sessionId = REFRESH_TOKEN.exec(refreshToken)?.[1];
+        const row = sessionId ? await app.repos.sessions.findById(sessionId) : undefined;
+        if (!row) throw refreshRefused();
+        const now = app.clock.now();
+        const presented = sha256(refreshToken);
+        if (row.refresh_token_hash === null || !sameHash(presented, row.refresh_token_hash)) {
+          // The token one generation back is theft; any other token is just wrong and ends nothing
+          // (a session id alone, which callers see, must not let anyone end a session).
+          if (row.previous_refresh_token_hash !== null && sameHash(presented, row.previous_refresh_token_hash)) await refreshTokenReused(row, now, ip);
+          throw refreshRefused();
+        }
+        if (!isLive(row, now) || !(await loadPrincipal(row.realm, row.principal_id))) throw refreshRefused();
+        const next = newRefreshToken(row.id);
+        if (!(await app.repos.sessions.rotateRefreshToken(row.id, presented, sha256(next), now))) {
+          // Another refresh with the same token won in between: the token was used twice.
+          await refreshTokenReused(row, now, ip);
+          throw refreshRefused();
+        }
+        const amr = JSON.parse(row.amr) as string[];
+        const access = issueAccessToken({ id: row.id, realm: row.realm, principalId: row.principal_id, amr, expiresAt: row.expires_at }, now);
+        return {
+          session_id: row.id,
+          access_token: access.access_token,
+          refresh_token: next,
+          expires_at: access.expires_at,
+          session_expires_at: new Date(row.expires_at).toISOString(),
+          restricted: Boolean(row.restricted),
         };
       },
 

@@ -8,6 +8,8 @@ export interface SessionRow {
   restricted: boolean | number;
   impersonated_by: number | null;
   refresh_token_hash: string | null;
+  /** The refresh token one rotation back: presenting it again is reuse (theft). */
+  previous_refresh_token_hash: string | null;
   ip: string | null;
   user_agent: string | null;
   created_at: number;
@@ -17,7 +19,12 @@ export interface SessionRow {
   revoke_reason: string | null;
 }
 
-export type NewSession = Omit<SessionRow, 'revoked_at' | 'revoke_reason'>;
+/** Not revoked, not past its absolute end, not idle for `idleTtl` or longer. */
+export function isLiveSession(row: SessionRow, now: number, idleTtl: number): boolean {
+  return row.revoked_at === null && row.expires_at > now && row.last_seen_at + idleTtl > now;
+}
+
+export type NewSession = Omit<SessionRow, 'revoked_at' | 'revoke_reason' | 'previous_refresh_token_hash'>;
 
 export function createSessionsRepository(knex: Knex) {
   const table = (trx?: Knex.Transaction) => (trx ?? knex)<SessionRow>('sessions');
@@ -37,6 +44,53 @@ export function createSessionsRepository(knex: Knex) {
 
     async revoke(id: string, now: number, reason: string, trx?: Knex.Transaction): Promise<number> {
       return table(trx).where({ id }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason });
+    },
+
+    /**
+     * Compare-and-set rotation of the refresh token: succeeds only while the
+     * row still holds `oldHash` and is not revoked, so of two refreshes with
+     * the same token exactly one wins. Counts as activity (slides the idle
+     * window, never backwards). Returns whether this call won.
+     */
+    async rotateRefreshToken(id: string, oldHash: string, newHash: string, now: number, trx?: Knex.Transaction): Promise<boolean> {
+      const db = trx ?? knex;
+      const n = await table(trx)
+        .where({ id, refresh_token_hash: oldHash })
+        .whereNull('revoked_at')
+        .update({
+          refresh_token_hash: newHash,
+          previous_refresh_token_hash: oldHash,
+          last_seen_at: db.raw('CASE WHEN last_seen_at < ? THEN ? ELSE last_seen_at END', [now, now]),
+        });
+      return n === 1;
+    },
+
+    /** A principal's live sessions (not revoked, not past `expires_at`, seen after `idleSince`), newest first. */
+    async listLive(
+      realm: string,
+      principalId: number,
+      now: number,
+      idleSince: number,
+      page: { limit: number; offset: number },
+      trx?: Knex.Transaction,
+    ): Promise<{ rows: SessionRow[]; total: number }> {
+      const base = table(trx)
+        .where({ realm, principal_id: principalId })
+        .whereNull('revoked_at')
+        .andWhere('expires_at', '>', now)
+        .andWhere('last_seen_at', '>', idleSince);
+      const countRow = (await base.clone().count({ n: '*' }).first()) as { n: number | string } | undefined;
+      const rows = await base
+        .clone()
+        .orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id' }])
+        .limit(page.limit)
+        .offset(page.offset);
+      return { rows, total: Number(countRow?.n ?? 0) };
+    },
+
+    /** Revokes a session only if it belongs to this principal (so nobody can end another principal's session). */
+    async revokeOwn(id: string, realm: string, principalId: number, now: number, reason: string, trx?: Knex.Transaction): Promise<number> {
+      return table(trx).where({ id, realm, principal_id: principalId }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason });
     },
 
     async liftRestriction(id: string, trx?: Knex.Transaction): Promise<void> {

@@ -3,11 +3,13 @@ import type { Knex } from 'knex';
 export interface TwoFactorKeyRow {
   realm: string;
   principal_id: number;
-  /** Encrypted (see domain/crypto); never the plain secret. */
+  /** Encrypted and bound to (realm, principal_id); never the plain secret. */
   secret_enc: string;
+  /** `pending` until the first valid code confirms it (enrollment), then `active`. */
   status: 'pending' | 'active';
   created_at: number;
   activated_at: number | null;
+  last_used_step?: number | null;
 }
 
 export function createTwoFactorKeysRepository(knex: Knex) {
@@ -19,6 +21,46 @@ export function createTwoFactorKeysRepository(knex: Knex) {
 
     async insert(row: TwoFactorKeyRow, trx?: Knex.Transaction): Promise<void> {
       await table(trx).insert(row);
+    },
+
+    /** A fresh pending key replaces any earlier pending one; an active key is never replaced this way. */
+    async putPending(realm: string, principalId: number, secretEnc: string, now: number, trx?: Knex.Transaction): Promise<boolean> {
+      await table(trx).where({ realm, principal_id: principalId, status: 'pending' }).delete();
+      try {
+        await table(trx).insert({
+          realm,
+          principal_id: principalId,
+          secret_enc: secretEnc,
+          status: 'pending',
+          created_at: now,
+          activated_at: null,
+          last_used_step: null,
+        });
+        return true;
+      } catch {
+        return false;
+      }
+    },
+
+    /** Confirms exactly the pending key the caller verified (compare-and-set on its stored value). */
+    async activate(realm: string, principalId: number, secretEnc: string, now: number, trx?: Knex.Transaction): Promise<boolean> {
+      const n = await table(trx)
+        .where({ realm, principal_id: principalId, status: 'pending', secret_enc: secretEnc })
+        .update({ status: 'active', activated_at: now });
+      return n === 1;
+    },
+
+    /**
+     * Records an accepted TOTP step. Succeeds only if no step at or after it
+     * was accepted before: one atomic UPDATE, so two replicas racing with the
+     * same code cannot both win (RFC 6238 section 5.2: one-time use).
+     */
+    async useStep(realm: string, principalId: number, step: number, trx?: Knex.Transaction): Promise<boolean> {
+      const n = await table(trx)
+        .where({ realm, principal_id: principalId })
+        .andWhere((q) => q.whereNull('last_used_step').orWhere('last_used_step', '<', step))
+        .update({ last_used_step: step });
+      return n === 1;
     },
 
     async remove(realm: string, principalId: number, trx?: Knex.Transaction): Promise<number> {

@@ -26,6 +26,21 @@ export const FAULTS = {
   'Server.Session.check_auth.auth_failed': { http: 401, rpc: -32001, message: 'The session has ended; log in again' },
   'Server.Session.auth_failed': { http: 401, rpc: -32001, message: 'Login failed: wrong login, password or realm' },
 
+  'Server.Session.otp_invalid': { http: 401, rpc: -32001, message: 'The one-time password is not valid' },
+  'Server.Session.otp_replayed': { http: 401, rpc: -32001, message: 'This one-time password was already used; wait for the next one' },
+  'Server.Session.mfa_token_invalid': { http: 401, rpc: -32001, message: 'The mfa_token is expired, already used or unknown; log in again' },
+  'Server.Session.refresh_token_invalid': { http: 401, rpc: -32001, message: 'The refresh token is not valid; log in again' },
+  'Server.Session.cannot_login_brute_force_activity': {
+    http: 429,
+    rpc: -32029,
+    message: 'Too many failed attempts; try again later',
+  },
+
+  // Two-factor self-service.
+  'Server.TwoFactor.required_by_policy': { http: 409, rpc: -32009, message: 'Two-factor authentication is required by policy and cannot be disabled' },
+  'Server.TwoFactor.already_enrolled': { http: 409, rpc: -32009, message: 'Two-factor authentication is already enrolled' },
+  'Server.TwoFactor.not_enrolled': { http: 409, rpc: -32009, message: 'Two-factor authentication is not enrolled' },
+
   // Authorization.
   'Server.AccessControl.forbidden': { http: 403, rpc: -32003, message: 'You are not allowed to call this method' },
   'Server.Session.alert_You_must_change_password': {

@@ -37,6 +37,11 @@ export async function buildTestApp(target: TargetName, overrides: Overrides = {}
       BOOTSTRAP_ADMIN_PASSWORD: ROOT_PASSWORD,
       LOG_LEVEL: 'info',
       VALIDATE_RESULTS: true,
+      // Every test call comes from one IP: per-IP limits are tested on their own, with low values.
+      RATE_LIMIT_LOGIN: 100_000,
+      LOCKOUT_IP_THRESHOLD: 100_000,
+      // Tests run delivery passes themselves (app.notifications.runOnce()).
+      NOTIFY_POLL_INTERVAL: '0',
       ...overrides,
     },
   );

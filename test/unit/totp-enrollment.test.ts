@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import jsQRModule from 'jsqr';
-import { PNG } from 'pngjs';
 import { buildEnrollment } from '../../src/domain/totp/enrollment.js';
 import {
   generateRecoveryCodes,
@@ -11,20 +9,7 @@ import {
   RECOVERY_CODE_COUNT,
 } from '../../src/domain/totp/recovery-codes.js';
 import { generateSecret, otpauthUri } from '../../src/domain/totp/totp.js';
-
-// jsqr is CommonJS with an `export default` typing: under NodeNext the ESM
-// default import is `module.exports`, whose `.default` is the decoder function.
-const jsQR = jsQRModule.default;
-
-const PNG_PREFIX = 'data:image/png;base64,';
-
-/** Decodes a QR code PNG data URL with decoders independent of `qrcode` (pngjs + jsQR). */
-function decodeQrDataUrl(dataUrl: string): string | undefined {
-  assert.ok(dataUrl.startsWith(PNG_PREFIX), 'PNG data URL');
-  const png = PNG.sync.read(Buffer.from(dataUrl.slice(PNG_PREFIX.length), 'base64'));
-  const decoded = jsQR(new Uint8ClampedArray(png.data.buffer, png.data.byteOffset, png.data.byteLength), png.width, png.height);
-  return decoded?.data;
-}
+import { decodeQrDataUrl } from '../helpers/qr.js';
 
 test('enrollment: the PNG QR code decodes to exactly the otpauth URI', async () => {
   const secret = generateSecret();

@@ -3,6 +3,7 @@ import { assertAcceptable, encryptedColumns, policyFor, webPasswordColumns } fro
 import { Fault } from '../../rpc/faults.js';
 import { defineMethod } from '../../rpc/registry.js';
 import { actorOf } from '../shared/audit.js';
+import { notify } from '../../notifications/notify.js';
 
 interface Params {
   old_password: string;
@@ -46,6 +47,7 @@ export default defineMethod({
         now,
         trx,
       );
+      await notify(app, { kind: 'password_changed', realm: session.realm, principalId: session.principalId, row, data: { ip: ctx.ip } }, trx);
       return n;
     });
     const expire = app.config.WEB_PASSWORD_EXPIRE;

@@ -1,8 +1,12 @@
-import { defineMethod } from '../../rpc/registry.js';
-import { Fault } from '../../rpc/faults.js';
+import { completeLogin, issueChallenge, type LoginResult } from '../../auth/complete-login.js';
+import { guardAttempt } from '../../auth/guard.js';
+import { requires2fa, startEnrollment } from '../../auth/two-factor.js';
+import type { Enrollment } from '../../domain/totp/enrollment.js';
 import { entityOfRealm } from '../../entities/descriptors.js';
-import type { IssuedSession } from '../../plugins/sessions.js';
-import type { Row } from '../../repositories/entities.js';
+import { Fault } from '../../rpc/faults.js';
+import { defineMethod } from '../../rpc/registry.js';
+import { actorOf } from '../shared/audit.js';
+import { notify } from '../../notifications/notify.js';
 
 interface Params {
   login: string;
@@ -10,36 +14,60 @@ interface Params {
   realm: string;
 }
 
-type Result = ({ status: 'authenticated' } & IssuedSession) | ({ status: 'password_change_required'; reason: 'expired' | 'must_change' } & IssuedSession);
-
-/** Why the password must be changed before anything else, if it must. */
-export function passwordChangeReason(row: Row, now: number, expireMs: number): 'expired' | 'must_change' | undefined {
-  if (row.password_must_change) return 'must_change';
-  if (expireMs > 0 && Number(row.password_set_at ?? 0) + expireMs <= now) return 'expired';
-  return undefined;
-}
+type Result =
+  | LoginResult
+  | { status: 'otp_required'; mfa_token: string; mfa_expires_at: string }
+  | { status: 'otp_enrollment_required'; mfa_token: string; mfa_expires_at: string; enrollment: Enrollment };
 
 export default defineMethod<Params, Result>({
   name: 'Session/login',
   access: { kind: 'public' },
-  faults: ['Server.Session.auth_failed'],
+  faults: ['Server.Session.auth_failed', 'Server.Session.cannot_login_brute_force_activity', 'Client.Request.rate_limited'],
   async handler(params, ctx) {
     const { app } = ctx;
-    const d = entityOfRealm(params.realm);
-    const row = d ? await app.repos.entities[d.name].findByKey(params.login) : undefined;
+    const realm = params.realm;
+    const d = entityOfRealm(realm);
+    const loginKey = params.login.toLowerCase();
+    // Claimed before the password is looked at: a locked login is refused whatever the password.
+    const attempt = await guardAttempt(ctx, realm, loginKey);
+
+    const row = d ? await app.repos.entities[d.name].findByKey(loginKey) : undefined;
     const hash = row?.password_hash;
     // Same answer and same bcrypt work whether the login exists or not.
     const passwordOk = typeof hash === 'string' ? await app.passwords.verify(params.password, hash) : await app.passwords.verifyNothing(params.password);
-    if (!d || !row || !passwordOk || row.blocked) throw new Fault('Server.Session.auth_failed');
-    const reason = passwordChangeReason(row, app.clock.now(), app.config.WEB_PASSWORD_EXPIRE);
-    const session = await app.sessions.create({
-      realm: params.realm,
-      principalId: Number(row[d.idField]),
-      amr: ['pwd'],
-      restricted: reason !== undefined,
-      ip: ctx.ip,
-      userAgent: ctx.userAgent,
-    });
-    return reason ? { status: 'password_change_required', reason, ...session } : { status: 'authenticated', ...session };
+    if (!d?.realm || !row || !passwordOk || row.blocked) {
+      const lockedUntil = await attempt.failed();
+      const principalId = row && d ? Number(row[d.idField]) : null;
+      await app.repos.audit.record(
+        { ...actorOf(ctx), event: 'login.failure', realm, entity: d?.name ?? null, entity_id: principalId, details: { reason: 'credentials' } },
+        app.clock.now(),
+      );
+      if (lockedUntil !== undefined) {
+        await app.db.knex.transaction(async (trx) => {
+          const until = new Date(lockedUntil).toISOString();
+          await app.repos.audit.record(
+            { ...actorOf(ctx), event: 'login.lockout', realm, entity: d?.name ?? null, entity_id: principalId, details: { until } },
+            app.clock.now(),
+            trx,
+          );
+          if (row && principalId !== null) await notify(app, { kind: 'account_locked', realm, principalId, row, data: { ip: ctx.ip, until } }, trx);
+        });
+      }
+      throw new Fault('Server.Session.auth_failed');
+    }
+    const descriptor = { ...d, realm: d.realm };
+    const principalId = Number(row[d.idField]);
+
+    const key = await app.repos.twoFactorKeys.find(realm, principalId);
+    const needsOtp = key?.status === 'active' || (await requires2fa(app, realm, row));
+    if (!needsOtp) {
+      await attempt.succeeded();
+      return completeLogin(ctx, descriptor, row, ['pwd']);
+    }
+    // The password was right; the code decides, in Session/verify_otp.
+    await attempt.passed();
+    if (key?.status === 'active') return { status: 'otp_required', ...(await issueChallenge(ctx, realm, principalId, 'verify')) };
+    const enrollment = await startEnrollment(app, realm, principalId, String(row.login));
+    return { status: 'otp_enrollment_required', ...(await issueChallenge(ctx, realm, principalId, 'enroll')), enrollment };
   },
 });

@@ -4,6 +4,7 @@ import { entityModel } from '../../entities/model.js';
 import { Fault } from '../../rpc/faults.js';
 import type { MethodDefinition, SessionCallContext } from '../../rpc/registry.js';
 import { audit, loadById, titleOf, type Params } from './shared.js';
+import { removeTwoFactor } from '../../auth/two-factor.js';
 
 /** `<Service>/delete_<entity>`: refused while other objects refer to it; ends the principal's sessions and removes its 2FA key. */
 export function deleteMethod(d: EntityDescriptor): MethodDefinition<Params, { success: 1 }> {
@@ -34,7 +35,7 @@ export function deleteMethod(d: EntityDescriptor): MethodDefinition<Params, { su
         }
         if (d.realm) {
           await app.repos.sessions.deleteAllOf(d.realm, id, trx);
-          await app.repos.twoFactorKeys.remove(d.realm, id, trx);
+          await removeTwoFactor(app, d.realm, id, trx);
         }
         await app.repos.entities[d.name].delete(id, trx);
         await audit(ctx, d, 'delete', id, {}, trx);

@@ -3,6 +3,8 @@ import { entitySchemas } from '../../entities/method-schemas.js';
 import { entityModel } from '../../entities/model.js';
 import type { MethodDefinition, SessionCallContext } from '../../rpc/registry.js';
 import { audit, loadById, titleOf, type Params } from './shared.js';
+import { removeTwoFactor } from '../../auth/two-factor.js';
+import { notify } from '../../notifications/notify.js';
 
 /**
  * `<Service>/reset_2fa_key` (seed 000: the user lost the phone): removes the
@@ -24,9 +26,10 @@ export function reset2faKeyMethod(d: EntityDescriptor & { realm: string }): Meth
       const { app } = ctx;
       const id = Number(params[d.idField]);
       return app.db.knex.transaction(async (trx) => {
-        await loadById(app, d, id, trx);
-        const removed = await app.repos.twoFactorKeys.remove(d.realm, id, trx);
-        await audit(ctx, d, 'reset_2fa_key', id, { had_key: removed > 0 }, trx);
+        const row = await loadById(app, d, id, trx);
+        const hadKey = await removeTwoFactor(app, d.realm, id, trx);
+        await audit(ctx, d, 'reset_2fa_key', id, { had_key: hadKey }, trx);
+        if (hadKey) await notify(app, { kind: 'two_factor_reset', realm: d.realm, principalId: id, row }, trx);
         return { success: 1 as const };
       });
     },

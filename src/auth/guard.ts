@@ -1,0 +1,79 @@
+import type { FastifyInstance } from 'fastify';
+import { lockDuration, retryAfterSeconds } from '../domain/lockout.js';
+import type { GuardRow, GuardScope } from '../repositories/login-guards.js';
+import { Fault } from '../rpc/faults.js';
+import type { CallContext } from '../rpc/registry.js';
+
+const RATE_WINDOW_MS = 60_000;
+
+/** A claimed attempt: exactly one of its outcomes is reported. */
+export interface Attempt {
+  /** Wrong password or code. Returns the lock end when this failure locked the login. */
+  failed(): Promise<number | undefined>;
+  /** Right password, another factor still to come. */
+  passed(): Promise<void>;
+  /** Fully logged in. */
+  succeeded(): Promise<void>;
+}
+
+function bruteForce(row: GuardRow | undefined, now: number, fallbackMs: number): Fault {
+  const until = row?.locked_until && row.locked_until > now ? row.locked_until : now + fallbackMs;
+  return new Fault('Server.Session.cannot_login_brute_force_activity', undefined, { retry_after: retryAfterSeconds(until, now) });
+}
+
+/**
+ * Brute-force protection for one login attempt (NIST SP 800-63B 5.2.2):
+ * a per-IP rate window, then a claimed slot in the per-IP and per-login
+ * failure counters. A locked login is refused before its password is
+ * looked at, whether or not the password is right, and an unknown login is
+ * counted and locked the same way, so the answers reveal nothing.
+ */
+export async function guardAttempt(ctx: CallContext, realm: string, loginKey: string): Promise<Attempt> {
+  const { app } = ctx;
+  const now = app.clock.now();
+  const { config } = app;
+  const guards = app.repos.loginGuards;
+
+  const rate = await app.repos.rateWindows.hit(`login:${ctx.ip}`, RATE_WINDOW_MS, now);
+  if (rate.hits > config.RATE_LIMIT_LOGIN) {
+    throw new Fault('Client.Request.rate_limited', undefined, { retry_after: retryAfterSeconds(rate.windowEnd, now) });
+  }
+
+  const lockMs = (n: number) => lockDuration(n, config.LOCKOUT_DURATION, config.LOCKOUT_MAX);
+  const scopes: Array<[GuardScope, string, number]> = [
+    ['ip', ctx.ip, config.LOCKOUT_IP_THRESHOLD],
+    ['login', `${realm}:${loginKey}`, config.LOCKOUT_THRESHOLD],
+  ];
+  const claimed: Array<[GuardScope, string, number]> = [];
+  for (const [scope, key, threshold] of scopes) {
+    const claim = await guards.claim(scope, key, threshold, now);
+    if (!claim.ok) {
+      // Give back what this attempt already claimed: it was never evaluated.
+      for (const [s, k] of claimed) await guards.release(s, k, now);
+      throw bruteForce(claim.row, now, config.LOCKOUT_DURATION);
+    }
+    claimed.push([scope, key, threshold]);
+  }
+
+  return {
+    async failed() {
+      let lockedUntil: number | undefined;
+      for (const [scope, key, threshold] of claimed) {
+        const until = await guards.failed(scope, key, threshold, app.clock.now(), lockMs);
+        if (scope === 'login' && until !== undefined) lockedUntil = until;
+      }
+      return lockedUntil;
+    },
+    async passed() {
+      for (const [scope, key] of claimed) await guards.release(scope, key, app.clock.now());
+    },
+    async succeeded() {
+      for (const [scope, key] of claimed) await guards.reset(scope, key, app.clock.now());
+    },
+  };
+}
+
+/** Forgets the failures of a login (an admin reset its 2FA key or password). */
+export async function clearLoginGuard(app: FastifyInstance, realm: string, loginKey: string): Promise<void> {
+  await app.repos.loginGuards.reset('login', `${realm}:${loginKey}`, app.clock.now());
+}

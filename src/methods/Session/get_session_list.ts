@@ -1,0 +1,31 @@
+import { defineMethod } from '../../rpc/registry.js';
+
+interface Params {
+  limit: number;
+  offset: number;
+}
+
+const iso = (ms: number | string) => new Date(Number(ms)).toISOString();
+
+export default defineMethod({
+  name: 'Session/get_session_list',
+  access: { kind: 'session', allowRestricted: true },
+  async handler(params: Params, { app, session }) {
+    const now = app.clock.now();
+    const { rows, total } = await app.repos.sessions.listLive(session.realm, session.principalId, now, now - app.config.SESSION_IDLE_TTL, params);
+    return {
+      session_list: rows.map((r) => ({
+        session_id: r.id,
+        created_at: iso(r.created_at),
+        last_seen_at: iso(r.last_seen_at),
+        expires_at: iso(r.expires_at),
+        ip: r.ip,
+        user_agent: r.user_agent,
+        amr: JSON.parse(r.amr) as string[],
+        current: r.id === session.sessionId,
+        ...(r.impersonated_by !== null ? { impersonated_by: Number(r.impersonated_by) } : {}),
+      })),
+      total,
+    };
+  },
+});

@@ -1,0 +1,47 @@
+import { entityOfRealm } from '../../entities/descriptors.js';
+import type { IssuedSession } from '../../plugins/sessions.js';
+import { Fault } from '../../rpc/faults.js';
+import { defineMethod } from '../../rpc/registry.js';
+import { actorOf } from '../shared/audit.js';
+
+interface Params {
+  realm: 'customer' | 'customer_individual' | 'account';
+  id: number;
+}
+
+export default defineMethod<Params, { status: 'authenticated' } & IssuedSession>({
+  name: 'Session/impersonate',
+  access: { kind: 'admin', permission: 'sessions.impersonate' },
+  faults: ['Server.AccessControl.forbidden', 'Server.NotFound'],
+  async handler(params, ctx) {
+    const { app, session } = ctx;
+    const d = entityOfRealm(params.realm);
+    if (!d) throw new Fault('Server.NotFound');
+    const now = app.clock.now();
+    const issued = await app.db.knex.transaction(async (trx) => {
+      const row = await app.repos.entities[d.name].findById(params.id, trx);
+      if (!row) throw new Fault('Server.NotFound', `No ${d.name.replace(/_/g, ' ')} with ${d.idField} ${params.id}`);
+      if (row.blocked) throw new Fault('Server.AccessControl.forbidden', 'the principal is blocked');
+      // No password and no OTP: the admin's own session (and its permission) is the authentication.
+      // Never restricted: an impersonated session cannot change the principal's password anyway.
+      const created = await app.sessions.create(
+        { realm: params.realm, principalId: params.id, amr: ['imp'], impersonatedBy: session.principalId, ip: ctx.ip, userAgent: ctx.userAgent },
+        trx,
+      );
+      await app.repos.audit.record(
+        {
+          ...actorOf(ctx),
+          event: 'session.impersonate',
+          realm: params.realm,
+          entity: d.name,
+          entity_id: params.id,
+          details: { impersonation_session_id: created.session_id },
+        },
+        now,
+        trx,
+      );
+      return created;
+    });
+    return { status: 'authenticated' as const, ...issued };
+  },
+});

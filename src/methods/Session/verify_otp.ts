@@ -1,0 +1,115 @@
+import { completeLogin, tokenHash, type LoginResult } from '../../auth/complete-login.js';
+import { guardAttempt, type Attempt } from '../../auth/guard.js';
+import { issueRecoveryCodes, openSecret } from '../../auth/two-factor.js';
+import { hashRecoveryCode } from '../../domain/totp/recovery-codes.js';
+import { verifyTotp } from '../../domain/totp/totp.js';
+import { entityOfRealm } from '../../entities/descriptors.js';
+import type { MfaChallengeRow } from '../../repositories/mfa-challenges.js';
+import { Fault } from '../../rpc/faults.js';
+import { defineMethod, type CallContext } from '../../rpc/registry.js';
+import { actorOf } from '../shared/audit.js';
+import { notify, notifyOtpFailure } from '../../notifications/notify.js';
+import type { Row } from '../../repositories/entities.js';
+
+interface Params {
+  mfa_token: string;
+  otp?: string;
+  recovery_code?: string;
+}
+
+type Result = LoginResult & { recovery_codes?: string[]; recovery_codes_left?: number };
+
+const invalidToken = () => new Fault('Server.Session.mfa_token_invalid');
+
+/** A wrong code after the right password: counted, audited, and mailed to the owner (seed 000), in one transaction. */
+async function recordFailure(ctx: CallContext, challenge: MfaChallengeRow, entity: string, row: Row, attempt: Attempt, reason: string): Promise<void> {
+  const { app } = ctx;
+  const lockedUntil = await attempt.failed();
+  const base = { ...actorOf(ctx), realm: challenge.realm, entity, entity_id: challenge.principal_id };
+  const target = { realm: challenge.realm, principalId: challenge.principal_id, row };
+  await app.db.knex.transaction(async (trx) => {
+    await app.repos.audit.record({ ...base, event: 'login.otp_failure', details: { reason } }, app.clock.now(), trx);
+    await notifyOtpFailure(app, { ...target, data: { ip: ctx.ip, user_agent: ctx.userAgent ?? 'unknown' } }, trx);
+    if (lockedUntil !== undefined) {
+      await app.repos.audit.record({ ...base, event: 'login.lockout', details: { until: new Date(lockedUntil).toISOString() } }, app.clock.now(), trx);
+      await notify(app, { ...target, kind: 'account_locked', data: { ip: ctx.ip, until: new Date(lockedUntil).toISOString() } }, trx);
+    }
+  });
+}
+
+export default defineMethod<Params, Result>({
+  name: 'Session/verify_otp',
+  access: { kind: 'public' },
+  faults: [
+    'Server.Session.otp_invalid',
+    'Server.Session.otp_replayed',
+    'Server.Session.mfa_token_invalid',
+    'Server.Session.cannot_login_brute_force_activity',
+    'Client.Request.rate_limited',
+  ],
+  async handler(params, ctx) {
+    const { app } = ctx;
+    const hash = tokenHash(params.mfa_token);
+    const challenge = await app.repos.mfaChallenges.findLive(hash, app.clock.now());
+    if (!challenge) throw invalidToken();
+    const d = entityOfRealm(challenge.realm);
+    const row = d ? await app.repos.entities[d.name].findById(challenge.principal_id) : undefined;
+    if (!d?.realm || !row || row.blocked) throw invalidToken();
+    const descriptor = { ...d, realm: d.realm };
+    const { realm, principal_id: principalId } = challenge;
+
+    const attempt = await guardAttempt(ctx, realm, String(row.login_key));
+    const key = await app.repos.twoFactorKeys.find(realm, principalId);
+    const expected = challenge.kind === 'enroll' ? 'pending' : 'active';
+    // The key was reset (or enrolled elsewhere) since the login: this token is void.
+    if (!key || key.status !== expected) throw invalidToken();
+
+    if (params.recovery_code !== undefined) {
+      if (challenge.kind !== 'verify') throw new Fault('Server.Session.otp_invalid', 'Recovery codes cannot confirm a new key');
+      const codeHash = hashRecoveryCode(params.recovery_code);
+      const result = await app.db.knex.transaction(async (trx) => {
+        if (!(await app.repos.recoveryCodes.use(realm, principalId, codeHash, app.clock.now(), trx))) return undefined;
+        if (!(await app.repos.mfaChallenges.consume(hash, app.clock.now(), trx))) throw invalidToken();
+        await app.repos.audit.record({ ...actorOf(ctx), event: 'login.recovery_code', realm, entity: d.name, entity_id: principalId }, app.clock.now(), trx);
+        const login = await completeLogin(ctx, descriptor, row, ['pwd', 'mfa', 'rcode'], trx);
+        return { ...login, recovery_codes_left: await app.repos.recoveryCodes.countLeft(realm, principalId, trx) };
+      });
+      if (!result) {
+        await recordFailure(ctx, challenge, d.name, row, attempt, 'recovery_code');
+        throw new Fault('Server.Session.otp_invalid', 'The recovery code is not valid or was already used');
+      }
+      await attempt.succeeded();
+      return result;
+    }
+
+    const check = verifyTotp(openSecret(app, key), params.otp ?? '', app.clock.now(), app.config.TOTP_WINDOW);
+    if (!check.ok) {
+      await recordFailure(ctx, challenge, d.name, row, attempt, check.skewSteps !== undefined ? 'clock_skew' : 'otp');
+      throw new Fault('Server.Session.otp_invalid', undefined, check.skewSteps !== undefined ? { hint: 'clock_skew' } : {});
+    }
+    let replayed = false;
+    const result = await app.db.knex.transaction(async (trx) => {
+      // One-time use across replicas: the step, then the token, each by compare-and-set.
+      if (!(await app.repos.twoFactorKeys.useStep(realm, principalId, check.step, trx))) {
+        replayed = true;
+        return undefined;
+      }
+      if (!(await app.repos.mfaChallenges.consume(hash, app.clock.now(), trx))) throw invalidToken();
+      let recoveryCodes: string[] | undefined;
+      if (challenge.kind === 'enroll') {
+        if (!(await app.repos.twoFactorKeys.activate(realm, principalId, key.secret_enc, app.clock.now(), trx))) throw invalidToken();
+        recoveryCodes = await issueRecoveryCodes(app, realm, principalId, trx);
+        await app.repos.audit.record({ ...actorOf(ctx), event: 'two_factor.enroll', realm, entity: d.name, entity_id: principalId }, app.clock.now(), trx);
+        await notify(app, { kind: 'two_factor_activated', realm, principalId, row }, trx);
+      }
+      const login = await completeLogin(ctx, descriptor, row, ['pwd', 'otp', 'mfa'], trx);
+      return recoveryCodes ? { ...login, recovery_codes: recoveryCodes } : login;
+    });
+    if (replayed || !result) {
+      await recordFailure(ctx, challenge, d.name, row, attempt, 'replay');
+      throw new Fault('Server.Session.otp_replayed');
+    }
+    await attempt.succeeded();
+    return result;
+  },
+});
