@@ -233,10 +233,13 @@ export default fp(
         if (typeof claims.exp !== 'number' || claims.exp * 1000 <= now || typeof claims.sid !== 'string') {
           throw new Fault('Client.Session.check_auth.failed_to_process_access_token', 'The access token has expired; refresh it or log in again');
         }
-        const row = await app.repos.sessions.findById(claims.sid);
+        const d = entityOfRealm(claims.realm);
+        if (!d) throw ended();
+        const row = await app.repos.sessions.findWithPrincipal(claims.sid, { table: d.table, idField: d.idField, withPermissions: claims.realm === 'admin' });
         if (!row || !isLive(row, now) || row.realm !== claims.realm || String(row.principal_id) !== claims.sub) throw ended();
-        const principal = await loadPrincipal(row.realm, row.principal_id);
-        if (!principal) throw ended();
+        // A principal that was deleted or blocked loses its sessions at once.
+        if (row.p_blocked === null || Boolean(row.p_blocked)) throw ended();
+        const principal = { permissions: row.p_permissions ? (JSON.parse(row.p_permissions) as Permission[]) : [] };
         if (now - row.last_seen_at >= TOUCH_GRANULARITY_MS) await app.repos.sessions.touch(row.id, now);
         return {
           sessionId: row.id,

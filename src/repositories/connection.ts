@@ -10,6 +10,30 @@ export interface Database {
   dialect: Dialect;
 }
 
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * knex prepares every SQLite statement anew on each query; preparing costs
+ * more than running a point lookup. The service issues a small, fixed set of
+ * SQL strings (bindings are parameters), so keep them prepared, bounded LRU.
+ * SQLite re-prepares a cached statement itself after a schema change.
+ */
+function cachePreparedStatements(conn: { prepare(sql: string): unknown }): void {
+  const prepare = conn.prepare.bind(conn);
+  const cache = new Map<string, unknown>();
+  conn.prepare = (sql: string) => {
+    let statement = cache.get(sql);
+    if (statement) {
+      cache.delete(sql);
+    } else {
+      statement = prepare(sql);
+      if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+    }
+    cache.set(sql, statement);
+    return statement;
+  };
+}
+
 /** `sqlite:./data/x.sqlite`, `sqlite:/abs/x.sqlite`, `sqlite::memory:`. */
 function sqliteFile(url: string): string {
   const path = url.slice('sqlite:'.length).replace(/^\/\//, '');
@@ -27,7 +51,8 @@ export function createDatabase(url: string): Database {
       pool: {
         min: 1,
         max: 1,
-        afterCreate(conn: { pragma(sql: string): unknown }, done: (err: Error | null, conn: unknown) => void) {
+        afterCreate(conn: { pragma(sql: string): unknown; prepare(sql: string): unknown }, done: (err: Error | null, conn: unknown) => void) {
+          cachePreparedStatements(conn);
           // WAL lets readers (CLI, a second process) work while the service writes;
           // busy_timeout makes a concurrent writer wait instead of failing.
           if (filename !== ':memory:') conn.pragma('journal_mode = WAL');

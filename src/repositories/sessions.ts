@@ -33,6 +33,21 @@ export function createSessionsRepository(knex: Knex) {
       await table(trx).insert(row);
     },
 
+    /**
+     * The session and the state of its principal in one query (the hot path
+     * of every authenticated call). The principal's table comes from the
+     * token's realm claim; the caller still checks the row's realm.
+     */
+    async findWithPrincipal(
+      id: string,
+      principal: { table: string; idField: string; withPermissions: boolean },
+    ): Promise<(SessionRow & { p_blocked: boolean | number | null; p_permissions: string | null }) | undefined> {
+      return knex('sessions')
+        .leftJoin({ p: principal.table }, `p.${principal.idField}`, 'sessions.principal_id')
+        .where('sessions.id', id)
+        .first('sessions.*', { p_blocked: 'p.blocked' }, principal.withPermissions ? { p_permissions: 'p.permissions' } : knex.raw('NULL as p_permissions'));
+    },
+
     async findById(id: string, trx?: Knex.Transaction): Promise<SessionRow | undefined> {
       return table(trx).where({ id }).first();
     },

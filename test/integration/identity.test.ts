@@ -266,6 +266,28 @@ describeEachDatabase('identity: permissions and protection', (get) => {
     assert.equal(answer.body.faultcode, 'Server.AccessControl.forbidden');
   });
 
+  test("a principal may read its own record, and nobody else's", async () => {
+    const { app } = get();
+    const owner = await call<{ i_customer: number }>(app, 'Customer/add_customer', { login: 'reader-co' }, root);
+    const mine = await call<{ i_account: number }>(
+      app,
+      'Account/add_account',
+      { login: 'reader-1', i_customer: owner.i_customer, password: 'Secret-1a' },
+      root,
+    );
+    const other = await call<{ i_account: number }>(app, 'Account/add_account', { login: 'reader-2', i_customer: owner.i_customer }, root);
+    const token = await firstLogin(app, 'account', 'reader-1', 'Secret-1a');
+    const own = await call(app, 'Account/get_account_info', { i_account: mine.i_account, get_auth_info: 1 }, token);
+    assert.equal((own.account_info as Record<string, unknown>).login, 'reader-1');
+    assert.ok(!('password' in (own.account_info as Record<string, unknown>)), 'no password read-back without passwords.read');
+    for (const params of [{ i_account: other.i_account }, { login: 'reader-2' }]) {
+      const answer = await rest(app, 'Account/get_account_info', params, token);
+      assert.equal(answer.status, 403);
+      assert.equal(answer.body.faultcode, 'Server.AccessControl.forbidden');
+    }
+    assert.equal((await rest(app, 'Customer/get_customer_info', { i_customer: owner.i_customer }, token)).status, 403);
+  });
+
   test('permission changes take effect on the next call', async () => {
     const { app } = get();
     const user = await call(app, 'User/add_user', { login: 'promoted', password: 'Secret-1a', permissions: [] }, root);

@@ -3,8 +3,22 @@ import { entitySchemas } from '../../entities/method-schemas.js';
 import { entityModel } from '../../entities/model.js';
 import { decryptColumn, hasReadableCopy } from '../../entities/passwords.js';
 import type { Row } from '../../repositories/entities.js';
+import { Fault } from '../../rpc/faults.js';
 import type { MethodDefinition, SessionCallContext } from '../../rpc/registry.js';
 import { audit, infos, notFound, titleOf, type Params } from './shared.js';
+
+/**
+ * Who may read a record: an admin holding the entity's permission, or the
+ * principal itself. Checked after the lookup, so a self-care session asking
+ * for someone else learns nothing it could not learn from a 403.
+ */
+function authorizeRead(ctx: SessionCallContext, d: EntityDescriptor, row: Row): void {
+  const { session } = ctx;
+  const own = session.realm === d.realm && Number(row[d.idField]) === session.principalId;
+  if (own) return;
+  if (session.realm === 'admin' && session.permissions.includes(d.permission)) return;
+  throw new Fault('Server.AccessControl.forbidden');
+}
 
 /** `<Service>/get_<entity>_info` by id or by login → `{ <entity>_info }`. */
 export function getInfoMethod(d: EntityDescriptor): MethodDefinition<Params, Record<string, unknown>> {
@@ -14,10 +28,12 @@ export function getInfoMethod(d: EntityDescriptor): MethodDefinition<Params, Rec
     summary: `Read one ${titleOf(d)} by \`${d.idField}\` or by \`${d.keyField}\`.`,
     description:
       'The result includes `two_factor_auth_effective` where the entity takes part in the 2FA policy chain.' +
+      (d.realm ? ` Admins need \`${d.permission}\`; a ${titleOf(d)} session may read its own record.` : '') +
       (hasReadableCopy(d)
         ? ' With `get_auth_info: 1` and the `passwords.read` permission it also holds the passwords in plain text; each such read is audited.'
         : ''),
-    access: { kind: 'admin', permission: d.permission },
+    // Principals may read their own record (a self-care portal's "my account" page); admins need the permission.
+    access: d.realm ? { kind: 'session' } : { kind: 'admin', permission: d.permission },
     params: schemas.params,
     result: schemas.result,
     faults: ['Server.AccessControl.forbidden', 'Server.NotFound'],
@@ -28,6 +44,7 @@ export function getInfoMethod(d: EntityDescriptor): MethodDefinition<Params, Rec
       const id = params[d.idField];
       const row = typeof id === 'number' ? await repo.findById(id) : await repo.findByKey(String(params[d.keyField]));
       if (!row) throw notFound(d, typeof id === 'number' ? `${d.idField} ${id}` : `this ${d.keyField}`);
+      authorizeRead(ctx, d, row);
       const readBack = params.get_auth_info === 1 && ctx.session.permissions.includes('passwords.read');
       const extra: Row = {};
       if (readBack) {

@@ -1,0 +1,322 @@
+/**
+ * `npm run bench [-- --quick]`: how close the service comes to what this
+ * machine can do, as ratios measured in one run. See BENCHMARKS.md.
+ *
+ * The real, built service runs in its own process with production settings
+ * (BCRYPT_COST=12); autocannon drives it from another process. Data is seeded
+ * straight through the repositories beforehand (one precomputed bcrypt hash
+ * serves every account), so seeding never dominates the run.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import bcrypt from 'bcrypt';
+import { buildApp } from '../src/app.js';
+import { tokenHash } from '../src/auth/complete-login.js';
+import { sealSecret } from '../src/auth/two-factor.js';
+import { loadConfig } from '../src/config/load.js';
+import { codeAt, generateSecret } from '../src/domain/totp/totp.js';
+import { packageRoot } from '../src/paths.js';
+
+const quick = process.argv.includes('--quick');
+const CONNECTIONS = 50;
+const SECONDS = quick ? 3 : 10;
+const WARMUP_SECONDS = quick ? 1 : 3;
+const ACCOUNTS = quick ? 2_000 : 10_000;
+const ENROLLED = quick ? 400 : 2_000;
+const SESSIONS = quick ? 300 : 1_000;
+const REFRESH_TOKENS = quick ? 1_500 : 8_000;
+const PASSWORD = 'Bench-pass1';
+
+interface Measure {
+  requests_per_sec: number;
+  latency_p50_ms?: number;
+  latency_p99_ms?: number;
+  total: number;
+  ok_2xx?: number;
+  non_2xx?: number;
+  errors?: number;
+}
+
+interface Row {
+  case: string;
+  ceiling: string;
+  measure: Measure;
+  ratio: number;
+  target?: number;
+}
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+
+const tsx = ['--import', 'tsx'];
+/** BENCH_PROFILE=1: the service writes a V8 CPU profile into bench/results/profile/ when it stops. */
+const profileArgs = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(packageRoot, 'bench', 'results', 'profile')}`] : [];
+
+function runChild(args: string[], env: Record<string, string> = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: packageRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += String(c)));
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${args.join(' ')} exited ${code}`))));
+  });
+}
+
+function startChild(args: string[], env: Record<string, string>, readyPattern: RegExp): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: packageRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const onData = (c: Buffer) => {
+      out += String(c);
+      if (readyPattern.test(out)) resolve(child);
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`process exited ${code} before it was ready:\n${out.slice(-2000)}`)));
+  });
+}
+
+/** Waits until the service answers /health/ready (LOG_LEVEL=warn prints no "listening" line). */
+async function waitForHealth(baseUrl: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode} (did \`npm run build\` run?)`);
+    try {
+      if ((await fetch(`${baseUrl}/health/ready`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('the service did not become ready within 60 s');
+}
+
+async function load(
+  url: string,
+  requests: Array<{ path: string; body: string; token?: string }>,
+  opts: { duration?: number; amount?: number },
+): Promise<Measure> {
+  const file = join(tmpdir(), `bench-job-${randomBytes(4).toString('hex')}.json`);
+  writeFileSync(file, JSON.stringify({ url, connections: CONNECTIONS, requests, ...opts }));
+  try {
+    return JSON.parse(await runChild([...tsx, 'bench/load.ts', file])) as Measure;
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
+const rpcBody = (method: string, params: object) => JSON.stringify({ jsonrpc: '2.0', id: 1, method, params });
+
+/** Peak resident set size of a process (Linux VmHWM), in MB. */
+function peakRssMb(pid: number): number {
+  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) / 1024 : Number.NaN;
+}
+
+async function main(): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'billing-auth-bench-'));
+  const databaseUrl = process.env.BENCH_DATABASE_URL ?? `sqlite:${join(dataDir, 'bench.sqlite')}`;
+  const storage = databaseUrl.startsWith('sqlite:') ? 'sqlite' : 'mariadb';
+  const servicePort = await freePort();
+  const env: Record<string, string> = {
+    DATABASE_URL: databaseUrl,
+    DATA_DIR: dataDir,
+    PORT: String(servicePort),
+    HOST: '127.0.0.1',
+    JWT_SECRET: randomBytes(48).toString('base64url'),
+    BOOTSTRAP_ADMIN_PASSWORD: 'Bench-root-1',
+    BCRYPT_COST: '12',
+    LOG_LEVEL: 'warn',
+    // One load generator on one IP: the per-IP login limits would measure themselves, not the service.
+    RATE_LIMIT_LOGIN: '1000000000',
+    LOCKOUT_IP_THRESHOLD: '1000000000',
+  };
+  console.log(`billing-auth benchmark (${quick ? 'quick' : 'full'}) on ${storage}; seeding ${ACCOUNTS} accounts...`);
+
+  // Seed through the repositories, in-process, then let the real service take over the database.
+  const config = loadConfig(env);
+  const seeder = await buildApp({ config, announce: () => undefined });
+  const { repos } = seeder;
+  const now = Date.now();
+  const hash = await bcrypt.hash(PASSWORD, 12);
+  const cls = await repos.entities.customer_class.insert({
+    name: 'Bench',
+    login_key: `bench-${now}`,
+    two_factor_auth: false,
+    created_at: now,
+    updated_at: now,
+  });
+  const customer = await repos.entities.customer.insert({
+    login: `bench-co-${now}`,
+    login_key: `bench-co-${now}`,
+    customer_type: 'retail',
+    i_customer_class: cls,
+    two_factor_auth: 'inherit',
+    created_at: now,
+    updated_at: now,
+  });
+  const accounts: Array<{ id: number; login: string; secret?: string }> = [];
+  await seeder.db.knex.transaction(async (trx) => {
+    for (let i = 0; i < ACCOUNTS; i++) {
+      const login = `bench-${now}-${i}`;
+      const enrolled = i < ENROLLED;
+      const id = await repos.entities.account.insert(
+        {
+          login,
+          login_key: login,
+          i_customer: customer,
+          email: null,
+          two_factor_auth: enrolled ? 'enabled' : 'inherit',
+          blocked: false,
+          password_hash: hash,
+          password_set_at: now,
+          password_must_change: false,
+          created_at: now,
+          updated_at: now,
+        },
+        trx,
+      );
+      let secret: string | undefined;
+      if (enrolled) {
+        secret = generateSecret();
+        await repos.twoFactorKeys.insert(
+          { realm: 'account', principal_id: id, secret_enc: sealSecret(seeder, 'account', id, secret), status: 'active', created_at: now, activated_at: now },
+          trx,
+        );
+      }
+      accounts.push({ id, login, secret });
+    }
+  });
+  const plain = accounts.slice(ENROLLED);
+  const sessionFor = (a: { id: number }) => seeder.sessions.create({ realm: 'account', principalId: a.id, amr: ['pwd'] });
+  const pingSessions = [];
+  for (const a of plain.slice(0, SESSIONS)) pingSessions.push({ account: a, session: await sessionFor(a) });
+  const refreshTokens = [];
+  for (let i = 0; i < REFRESH_TOKENS; i++) refreshTokens.push((await sessionFor(plain[i % plain.length] as { id: number })).refresh_token);
+  await seeder.close();
+
+  const service = spawn(process.execPath, [...profileArgs, 'dist/src/cli/index.js', 'serve'], {
+    cwd: packageRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const baseUrl = `http://127.0.0.1:${servicePort}`;
+  await waitForHealth(baseUrl, service);
+  const baselinePort = await freePort();
+  const baseline = await startChild([...tsx, 'bench/baseline-server.ts'], { PORT: String(baselinePort) }, /ready/);
+  const results: Row[] = [];
+  try {
+    const pingRpc = pingSessions.map(({ session }) => ({ path: '/rpc', body: rpcBody('Session/ping', {}), token: session.access_token }));
+    const pingRest = pingSessions.map(({ session }) => ({ path: '/rest/Session/ping', body: '{}', token: session.access_token }));
+    const echo = [{ path: '/echo', body: JSON.stringify({ n: 1 }) }];
+
+    console.log('warming up...');
+    await load(`http://127.0.0.1:${baselinePort}`, echo, { duration: WARMUP_SECONDS });
+    await load(baseUrl, pingRest, { duration: WARMUP_SECONDS });
+
+    const base = await load(`http://127.0.0.1:${baselinePort}`, echo, { duration: SECONDS });
+    results.push({ case: 'baseline: bare Fastify JSON POST', ceiling: '-', measure: base, ratio: 1 });
+    const vsBase = (name: string, m: Measure, target?: number) =>
+      results.push({ case: name, ceiling: 'baseline', measure: m, ratio: m.requests_per_sec / base.requests_per_sec, target });
+
+    console.log('Session/ping...');
+    vsBase('Session/ping (/rest)', await load(baseUrl, pingRest, { duration: SECONDS }), storage === 'sqlite' ? 0.5 : 0.3);
+    vsBase('Session/ping (/rpc)', await load(baseUrl, pingRpc, { duration: SECONDS }), storage === 'sqlite' ? 0.5 : 0.3);
+
+    console.log('Account/get_account_info...');
+    const info = pingSessions.map(({ account, session }) => ({
+      path: '/rest/Account/get_account_info',
+      body: JSON.stringify({ i_account: account.id }),
+      token: session.access_token,
+    }));
+    vsBase('Account/get_account_info (own, self-care)', await load(baseUrl, info, { duration: SECONDS }), storage === 'sqlite' ? 0.3 : undefined);
+
+    console.log('Session/verify_otp...');
+    // Challenges are prepared through the repositories right before the timed part, each enrolled
+    // account used once, with the code of the current step (valid for TOTP_WINDOW steps either side).
+    const prep = await buildApp({ config: loadConfig({ ...env, NOTIFY_POLL_INTERVAL: '0' }), announce: () => undefined });
+    const verify = [];
+    const t = Date.now();
+    for (const a of accounts.slice(0, ENROLLED)) {
+      const token = randomBytes(32).toString('base64url');
+      await prep.repos.mfaChallenges.insert({
+        token_hash: tokenHash(token),
+        realm: 'account',
+        principal_id: a.id,
+        kind: 'verify',
+        ip: null,
+        created_at: t,
+        expires_at: t + 300_000,
+        consumed_at: null,
+      });
+      verify.push({ path: '/rest/Session/verify_otp', body: JSON.stringify({ mfa_token: token, otp: codeAt(a.secret as string, Date.now()) }) });
+    }
+    await prep.close();
+    vsBase('Session/verify_otp (valid codes)', await load(baseUrl, verify, { amount: verify.length }), storage === 'sqlite' ? 0.3 : undefined);
+
+    console.log('Session/refresh_access_token...');
+    const refresh = refreshTokens.map((token) => ({ path: '/rest/Session/refresh_access_token', body: JSON.stringify({ refresh_token: token }) }));
+    vsBase('Session/refresh_access_token', await load(baseUrl, refresh, { amount: refresh.length }), storage === 'sqlite' ? 0.3 : undefined);
+
+    console.log('bcrypt bound, then Session/login...');
+    // The bound first, while the service is idle: after the login case the service still
+    // finishes the logins queued in it, which would steal the bound's CPU.
+    const bound = JSON.parse(
+      await runChild([...tsx, 'bench/bcrypt-bound.ts'], { BCRYPT_COST: '12', CONCURRENCY: String(CONNECTIONS), SECONDS: String(SECONDS) }),
+    ) as Measure;
+    results.push({ case: 'bcrypt bound: bcrypt.compare at cost 12', ceiling: '-', measure: bound, ratio: 1 });
+    const logins = plain.map((a) => ({ path: '/rest/Session/login', body: JSON.stringify({ login: a.login, password: PASSWORD, realm: 'account' }) }));
+    const login = await load(baseUrl, logins, { duration: SECONDS });
+    results.push({
+      case: 'Session/login (no 2FA, cost 12)',
+      ceiling: 'bcrypt bound',
+      measure: login,
+      ratio: login.requests_per_sec / bound.requests_per_sec,
+      target: 0.9,
+    });
+  } finally {
+    const rss = service.pid ? peakRssMb(service.pid) : Number.NaN;
+    service.kill('SIGTERM');
+    await new Promise((resolve) => service.once('exit', resolve));
+    baseline.kill('SIGTERM');
+    report(results, rss, storage);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+function report(rows: Row[], peakRss: number, storage: string): void {
+  const fmt = (n: number | undefined, d = 0) => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(d));
+  const lines = [
+    '| case | req/s | p50 ms | p99 ms | errors | vs | ratio | target |',
+    '|---|---:|---:|---:|---:|---|---:|---:|',
+    ...rows.map((r) => {
+      const errors = (r.measure.errors ?? 0) + (r.measure.non_2xx ?? 0);
+      const met = r.target === undefined ? '' : r.ratio >= r.target ? ` (met)` : ` (MISSED)`;
+      return `| ${r.case} | ${fmt(r.measure.requests_per_sec)} | ${fmt(r.measure.latency_p50_ms)} | ${fmt(r.measure.latency_p99_ms)} | ${errors} | ${r.ceiling} | ${fmt(r.ratio, 2)} | ${r.target === undefined ? '-' : `≥ ${r.target}${met}`} |`;
+    }),
+  ];
+  const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`;
+  const summary = [
+    `storage: ${storage}; ${quick ? 'quick run' : 'full run'}: ${SECONDS}s per case after warm-up, ${CONNECTIONS} connections; ${ACCOUNTS} accounts (${ENROLLED} with 2FA)`,
+    `machine: ${machine}`,
+    `peak RSS of the service: ${fmt(peakRss, 1)} MB (target ≤ 250)`,
+    `Session/ping p99: ${fmt(rows.find((r) => r.case.startsWith('Session/ping'))?.measure.latency_p99_ms)} ms (target ≤ 25)`,
+  ];
+  console.log(`\n${lines.join('\n')}\n\n${summary.join('\n')}`);
+  mkdirSync(join(packageRoot, 'bench', 'results'), { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const json = { date: new Date().toISOString(), storage, quick, machine, connections: CONNECTIONS, seconds: SECONDS, peak_rss_mb: peakRss, cases: rows };
+  writeFileSync(join(packageRoot, 'bench', 'results', `${stamp}-${storage}${quick ? '-quick' : ''}.json`), JSON.stringify(json, null, 2));
+  writeFileSync(join(packageRoot, 'bench', 'results', `latest-${storage}.md`), `${lines.join('\n')}\n\n${summary.map((s) => `- ${s}`).join('\n')}\n`);
+}
+
+await main();
