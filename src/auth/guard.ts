@@ -14,6 +14,12 @@ export interface Attempt {
   passed(): Promise<void>;
   /** Fully logged in. */
   succeeded(): Promise<void>;
+  /**
+   * Call in `finally`: gives the slot back if no outcome was reported (the
+   * call failed for another reason), so a slot can never leak and leave the
+   * counter full without a lock.
+   */
+  abandon(): Promise<void>;
 }
 
 function bruteForce(row: GuardRow | undefined, now: number, fallbackMs: number): Fault {
@@ -55,8 +61,13 @@ export async function guardAttempt(ctx: CallContext, realm: string, loginKey: st
     claimed.push([scope, key, threshold]);
   }
 
+  let settled = false;
+  const release = async () => {
+    for (const [scope, key] of claimed) await guards.release(scope, key, app.clock.now());
+  };
   return {
     async failed() {
+      settled = true;
       let lockedUntil: number | undefined;
       for (const [scope, key, threshold] of claimed) {
         const until = await guards.failed(scope, key, threshold, app.clock.now(), lockMs);
@@ -65,10 +76,17 @@ export async function guardAttempt(ctx: CallContext, realm: string, loginKey: st
       return lockedUntil;
     },
     async passed() {
-      for (const [scope, key] of claimed) await guards.release(scope, key, app.clock.now());
+      settled = true;
+      await release();
     },
     async succeeded() {
+      settled = true;
       for (const [scope, key] of claimed) await guards.reset(scope, key, app.clock.now());
+    },
+    async abandon() {
+      if (settled) return;
+      settled = true;
+      await release();
     },
   };
 }

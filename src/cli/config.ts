@@ -1,14 +1,6 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../config/load.js';
+import { displayValue, loadConfig } from '../config/load.js';
 import { configSchema } from '../config/schema.js';
-
-const SECRET_SETTINGS = new Set(['JWT_SECRET', 'BOOTSTRAP_ADMIN_PASSWORD']);
-
-function maskUrlPassword(url: string): string {
-  const parsed = new URL(url);
-  if (parsed.password) parsed.password = '********';
-  return parsed.toString();
-}
 
 export function registerConfigCommands(program: Command): void {
   const config = program.command('config').description('inspect the configuration');
@@ -20,7 +12,7 @@ export function registerConfigCommands(program: Command): void {
       for (const key of Object.keys(configSchema.properties)) {
         const value = loaded[key];
         if (value === undefined) continue;
-        console.log(`${key}=${SECRET_SETTINGS.has(key) ? '********' : key === 'SMTP_URL' ? maskUrlPassword(String(value)) : String(value)}`);
+        console.log(`${key}=${displayValue(key, value)}`);
       }
       console.log('configuration is valid');
     });

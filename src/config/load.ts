@@ -42,6 +42,30 @@ ajv.addFormat('complexity-rules', {
 });
 const validate = ajv.compile(configSchema);
 
+/** Settings whose values are secrets: never echoed in messages. */
+export const SECRET_SETTINGS = new Set(['JWT_SECRET', 'BOOTSTRAP_ADMIN_PASSWORD']);
+/** Settings that are URLs and may carry a password. */
+const URL_SETTINGS = new Set(['DATABASE_URL', 'SMTP_URL']);
+
+/** A URL with its password (if any) replaced, for messages and `config check`. */
+export function maskUrlPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '********';
+    return parsed.toString();
+  } catch {
+    // Not a URL at all: it may still hold credentials, so show only its start.
+    return `${url.slice(0, 8)}…`;
+  }
+}
+
+/** How a setting's value may appear in a message or on a console. */
+export function displayValue(key: string, value: unknown): string {
+  if (SECRET_SETTINGS.has(key)) return '********';
+  if (URL_SETTINGS.has(key) && typeof value === 'string') return maskUrlPassword(value);
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
 const FORMAT_HINTS: Record<string, string> = {
   duration: '30s, 15m, 12h or 30d',
   size: '64kb or 1mb',
@@ -97,7 +121,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         return `${String(e.params.additionalProperty)} is not a known setting (in CONFIG_FILE)`;
       }
       const key = e.instancePath.replace(/^\//, '') || '(root)';
-      const given = key in raw ? ` (got ${JSON.stringify(raw[key])})` : '';
+      const given = key in raw ? ` (got ${SECRET_SETTINGS.has(key) ? 'a value that is not shown' : JSON.stringify(displayValue(key, raw[key]))})` : '';
       const hint = e.keyword === 'format' ? ` like ${FORMAT_HINTS[String(e.params.format)] ?? 'the documented form'}` : '';
       return `${key} ${e.message}${hint}${given}`;
     });

@@ -239,6 +239,10 @@ export default fp(
         if (!row || !isLive(row, now) || row.realm !== claims.realm || String(row.principal_id) !== claims.sub) throw ended();
         // A principal that was deleted or blocked loses its sessions at once.
         if (row.p_blocked === null || Boolean(row.p_blocked)) throw ended();
+        if (row.impersonated_by !== null) {
+          const admin = row.imp_permissions ? (JSON.parse(row.imp_permissions) as string[]) : [];
+          if (row.imp_blocked === null || Boolean(row.imp_blocked) || !admin.includes('sessions.impersonate')) throw ended();
+        }
         const principal = { permissions: row.p_permissions ? (JSON.parse(row.p_permissions) as Permission[]) : [] };
         if (now - row.last_seen_at >= TOUCH_GRANULARITY_MS) await app.repos.sessions.touch(row.id, now);
         return {

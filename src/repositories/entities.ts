@@ -58,7 +58,8 @@ export function createEntityRepository(knex: Knex, d: EntityDescriptor) {
 
     async list(query: ListQuery, trx?: Knex.Transaction): Promise<{ rows: Row[]; total: number }> {
       const base = table(trx).where(query.filters);
-      if (query.prefix) base.andWhere('login_key', 'like', `${escapeLike(query.prefix.toLowerCase())}%`);
+      // ESCAPE spelled out: SQLite's LIKE has no escape character by default.
+      if (query.prefix) base.andWhereRaw('login_key like ? escape ?', [`${escapeLike(query.prefix.toLowerCase())}%`, '\\']);
       const countRow = (await base.clone().count({ n: '*' }).first()) as { n: number | string } | undefined;
       const rows = await base.clone().orderBy(d.idField).limit(query.limit).offset(query.offset);
       return { rows, total: Number(countRow?.n ?? 0) };

@@ -2,6 +2,8 @@ import type { Knex } from 'knex';
 
 export type GuardScope = 'login' | 'ip';
 
+const STALE_CLAIM_MS = 60_000;
+
 export interface GuardRow {
   scope: GuardScope;
   guard_key: string;
@@ -28,9 +30,20 @@ export function createLoginGuardsRepository(knex: Knex) {
         .ignore();
       const n = await table()
         .where({ scope, guard_key: key })
-        .andWhere((q) => q.where((open) => open.whereNull('locked_until').andWhere('failures', '<', threshold)).orWhere('locked_until', '<=', now))
-        // An expired lock starts a fresh count at this attempt.
-        .update({ failures: knex.raw('CASE WHEN locked_until IS NULL THEN failures + 1 ELSE 1 END'), locked_until: null, updated_at: now });
+        .andWhere((q) =>
+          q
+            .where((open) => open.whereNull('locked_until').andWhere('failures', '<', threshold))
+            .orWhere('locked_until', '<=', now)
+            // All slots taken but nothing locked for a minute: claims whose calls died (a replica
+            // crashed mid-attempt). An attempt never takes that long, so start over.
+            .orWhere((stale) => stale.whereNull('locked_until').andWhere('updated_at', '<=', now - STALE_CLAIM_MS)),
+        )
+        // An expired lock (or stale claims) starts a fresh count at this attempt.
+        .update({
+          failures: knex.raw('CASE WHEN locked_until IS NULL AND failures < ? THEN failures + 1 ELSE 1 END', [threshold]),
+          locked_until: null,
+          updated_at: now,
+        });
       if (n === 1) return { ok: true };
       return { ok: false, row: await table().where({ scope, guard_key: key }).first() };
     },

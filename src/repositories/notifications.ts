@@ -69,7 +69,8 @@ export function createNotificationsRepository(knex: Knex) {
     /** Atomic claim: of several workers, exactly one gets the row. */
     async claim(row: NotificationRow, worker: string, now: number, leaseMs: number): Promise<boolean> {
       const n = await table()
-        .where({ id: row.id, status: row.status, attempts: row.attempts })
+        // claimed_until too: two workers taking over the same expired lease must not both win.
+        .where({ id: row.id, status: row.status, attempts: row.attempts, claimed_until: row.claimed_until })
         .update({ status: 'sending', claimed_by: worker, claimed_until: now + leaseMs });
       return n === 1;
     },

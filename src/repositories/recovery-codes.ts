@@ -6,7 +6,10 @@ export function createRecoveryCodesRepository(knex: Knex) {
     (trx ?? knex)<{ realm: string; principal_id: number; code_hash: string; created_at: number; used_at: number | null }>('recovery_codes');
   return {
     async replace(realm: string, principalId: number, hashes: string[], now: number, trx?: Knex.Transaction): Promise<void> {
-      await t(trx).where({ realm, principal_id: principalId }).delete();
+      // Deleting nothing would still take gap locks on InnoDB, and two first enrollments racing
+      // in the same gap would deadlock on their inserts: only delete what is there.
+      const existing = (await t(trx).where({ realm, principal_id: principalId }).count({ n: '*' }).first()) as { n: number | string } | undefined;
+      if (Number(existing?.n ?? 0) > 0) await t(trx).where({ realm, principal_id: principalId }).delete();
       await t(trx).insert(hashes.map((code_hash) => ({ realm, principal_id: principalId, code_hash, created_at: now, used_at: null })));
     },
 

@@ -41,11 +41,25 @@ export function createSessionsRepository(knex: Knex) {
     async findWithPrincipal(
       id: string,
       principal: { table: string; idField: string; withPermissions: boolean },
-    ): Promise<(SessionRow & { p_blocked: boolean | number | null; p_permissions: string | null }) | undefined> {
+    ): Promise<
+      | (SessionRow & {
+          p_blocked: boolean | number | null;
+          p_permissions: string | null;
+          imp_blocked: boolean | number | null;
+          imp_permissions: string | null;
+        })
+      | undefined
+    > {
+      // The impersonating admin too: its session ends when that admin is blocked, deleted or loses the permission.
       return knex('sessions')
         .leftJoin({ p: principal.table }, `p.${principal.idField}`, 'sessions.principal_id')
+        .leftJoin({ imp: 'users' }, 'imp.i_user', 'sessions.impersonated_by')
         .where('sessions.id', id)
-        .first('sessions.*', { p_blocked: 'p.blocked' }, principal.withPermissions ? { p_permissions: 'p.permissions' } : knex.raw('NULL as p_permissions'));
+        .first(
+          'sessions.*',
+          { p_blocked: 'p.blocked', imp_blocked: 'imp.blocked', imp_permissions: 'imp.permissions' },
+          principal.withPermissions ? { p_permissions: 'p.permissions' } : knex.raw('NULL as p_permissions'),
+        );
     },
 
     async findById(id: string, trx?: Knex.Transaction): Promise<SessionRow | undefined> {

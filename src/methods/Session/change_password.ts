@@ -1,6 +1,7 @@
 import { entityOfRealm } from '../../entities/descriptors.js';
 import { assertAcceptable, encryptedColumns, policyFor, webPasswordColumns } from '../../entities/passwords.js';
 import { Fault } from '../../rpc/faults.js';
+import { guardAttempt } from '../../auth/guard.js';
 import { defineMethod } from '../../rpc/registry.js';
 import { actorOf } from '../shared/audit.js';
 import { notify } from '../../notifications/notify.js';
@@ -13,7 +14,7 @@ interface Params {
 export default defineMethod({
   name: 'Session/change_password',
   access: { kind: 'session', allowRestricted: true, denyImpersonated: true },
-  faults: ['Server.Password.wrong_old_password', 'Server.Password.policy_violation'],
+  faults: ['Server.Password.wrong_old_password', 'Server.Password.policy_violation', 'Server.Session.cannot_login_brute_force_activity'],
   async handler(params: Params, ctx) {
     const { app, session } = ctx;
     const d = entityOfRealm(session.realm);
@@ -21,8 +22,18 @@ export default defineMethod({
     const row = repo && (await repo.findById(session.principalId));
     if (!d || !repo || !row) throw new Fault('Server.Session.check_auth.auth_failed');
 
-    const oldOk = typeof row.password_hash === 'string' && (await app.passwords.verify(params.old_password, row.password_hash));
-    if (!oldOk) throw new Fault('Server.Password.wrong_old_password');
+    // Guessing the current password through a stolen token counts like failed logins.
+    const attempt = await guardAttempt(ctx, session.realm, String(row.login_key));
+    try {
+      const oldOk = typeof row.password_hash === 'string' && (await app.passwords.verify(params.old_password, row.password_hash));
+      if (!oldOk) {
+        await attempt.failed();
+        throw new Fault('Server.Password.wrong_old_password');
+      }
+      await attempt.succeeded();
+    } finally {
+      await attempt.abandon();
+    }
     assertAcceptable(await policyFor(app, d, row), params.new_password, params.old_password);
 
     const now = app.clock.now();

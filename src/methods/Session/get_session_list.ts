@@ -9,7 +9,7 @@ const iso = (ms: number | string) => new Date(Number(ms)).toISOString();
 
 export default defineMethod({
   name: 'Session/get_session_list',
-  access: { kind: 'session', allowRestricted: true },
+  access: { kind: 'session' },
   async handler(params: Params, { app, session }) {
     const now = app.clock.now();
     const { rows, total } = await app.repos.sessions.listLive(session.realm, session.principalId, now, now - app.config.SESSION_IDLE_TTL, params);

@@ -30,44 +30,48 @@ export default defineMethod<Params, Result>({
     const loginKey = params.login.toLowerCase();
     // Claimed before the password is looked at: a locked login is refused whatever the password.
     const attempt = await guardAttempt(ctx, realm, loginKey);
-
-    const row = d ? await app.repos.entities[d.name].findByKey(loginKey) : undefined;
-    const hash = row?.password_hash;
-    // Same answer and same bcrypt work whether the login exists or not.
-    const passwordOk = typeof hash === 'string' ? await app.passwords.verify(params.password, hash) : await app.passwords.verifyNothing(params.password);
-    if (!d?.realm || !row || !passwordOk || row.blocked) {
-      const lockedUntil = await attempt.failed();
-      const principalId = row && d ? Number(row[d.idField]) : null;
-      await app.repos.audit.record(
-        { ...actorOf(ctx), event: 'login.failure', realm, entity: d?.name ?? null, entity_id: principalId, details: { reason: 'credentials' } },
-        app.clock.now(),
-      );
-      if (lockedUntil !== undefined) {
-        await app.db.knex.transaction(async (trx) => {
-          const until = new Date(lockedUntil).toISOString();
-          await app.repos.audit.record(
-            { ...actorOf(ctx), event: 'login.lockout', realm, entity: d?.name ?? null, entity_id: principalId, details: { until } },
-            app.clock.now(),
-            trx,
-          );
-          if (row && principalId !== null) await notify(app, { kind: 'account_locked', realm, principalId, row, data: { ip: ctx.ip, until } }, trx);
-        });
+    try {
+      const row = d ? await app.repos.entities[d.name].findByKey(loginKey) : undefined;
+      const hash = row?.password_hash;
+      // Same answer and same bcrypt work whether the login exists or not.
+      const passwordOk = typeof hash === 'string' ? await app.passwords.verify(params.password, hash) : await app.passwords.verifyNothing(params.password);
+      if (!d?.realm || !row || !passwordOk || row.blocked) {
+        const lockedUntil = await attempt.failed();
+        const principalId = row && d ? Number(row[d.idField]) : null;
+        await app.repos.audit.record(
+          { ...actorOf(ctx), event: 'login.failure', realm, entity: d?.name ?? null, entity_id: principalId, details: { reason: 'credentials' } },
+          app.clock.now(),
+        );
+        if (lockedUntil !== undefined) {
+          await app.db.knex.transaction(async (trx) => {
+            const until = new Date(lockedUntil).toISOString();
+            await app.repos.audit.record(
+              { ...actorOf(ctx), event: 'login.lockout', realm, entity: d?.name ?? null, entity_id: principalId, details: { until } },
+              app.clock.now(),
+              trx,
+            );
+            if (row && principalId !== null) await notify(app, { kind: 'account_locked', realm, principalId, row, data: { ip: ctx.ip, until } }, trx);
+          });
+        }
+        throw new Fault('Server.Session.auth_failed');
       }
-      throw new Fault('Server.Session.auth_failed');
-    }
-    const descriptor = { ...d, realm: d.realm };
-    const principalId = Number(row[d.idField]);
+      const descriptor = { ...d, realm: d.realm };
+      const principalId = Number(row[d.idField]);
 
-    const key = await app.repos.twoFactorKeys.find(realm, principalId);
-    const needsOtp = key?.status === 'active' || (await requires2fa(app, realm, row));
-    if (!needsOtp) {
-      await attempt.succeeded();
-      return completeLogin(ctx, descriptor, row, ['pwd']);
+      const key = await app.repos.twoFactorKeys.find(realm, principalId);
+      const needsOtp = key?.status === 'active' || (await requires2fa(app, realm, row));
+      if (!needsOtp) {
+        await attempt.succeeded();
+        return completeLogin(ctx, descriptor, row, ['pwd']);
+      }
+      // The password was right; the code decides, in Session/verify_otp.
+      await attempt.passed();
+      if (key?.status === 'active') return { status: 'otp_required', ...(await issueChallenge(ctx, realm, principalId, 'verify')) };
+      const enrollment = await startEnrollment(app, realm, principalId, String(row.login));
+      return { status: 'otp_enrollment_required', ...(await issueChallenge(ctx, realm, principalId, 'enroll')), enrollment };
+    } finally {
+      // A call that failed for another reason gives its slot back.
+      await attempt.abandon();
     }
-    // The password was right; the code decides, in Session/verify_otp.
-    await attempt.passed();
-    if (key?.status === 'active') return { status: 'otp_required', ...(await issueChallenge(ctx, realm, principalId, 'verify')) };
-    const enrollment = await startEnrollment(app, realm, principalId, String(row.login));
-    return { status: 'otp_enrollment_required', ...(await issueChallenge(ctx, realm, principalId, 'enroll')), enrollment };
   },
 });

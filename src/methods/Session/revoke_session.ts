@@ -6,7 +6,7 @@ import { actorOf } from '../shared/audit.js';
 
 export default defineMethod({
   name: 'Session/revoke_session',
-  access: { kind: 'session', allowRestricted: true },
+  access: { kind: 'session' },
   faults: ['Server.NotFound'],
   async handler(params: { session_id: string }, ctx) {
     const { app, session } = ctx;

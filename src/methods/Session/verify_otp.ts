@@ -5,6 +5,8 @@ import { hashRecoveryCode } from '../../domain/totp/recovery-codes.js';
 import { verifyTotp } from '../../domain/totp/totp.js';
 import { entityOfRealm } from '../../entities/descriptors.js';
 import type { MfaChallengeRow } from '../../repositories/mfa-challenges.js';
+import type { TwoFactorKeyRow } from '../../repositories/two-factor-keys.js';
+import type { EntityDescriptor } from '../../entities/descriptors.js';
 import { Fault } from '../../rpc/faults.js';
 import { defineMethod, type CallContext } from '../../rpc/registry.js';
 import { actorOf } from '../shared/audit.js';
@@ -58,58 +60,75 @@ export default defineMethod<Params, Result>({
     const descriptor = { ...d, realm: d.realm };
     const { realm, principal_id: principalId } = challenge;
 
-    const attempt = await guardAttempt(ctx, realm, String(row.login_key));
     const key = await app.repos.twoFactorKeys.find(realm, principalId);
     const expected = challenge.kind === 'enroll' ? 'pending' : 'active';
     // The key was reset (or enrolled elsewhere) since the login: this token is void.
     if (!key || key.status !== expected) throw invalidToken();
 
-    if (params.recovery_code !== undefined) {
-      if (challenge.kind !== 'verify') throw new Fault('Server.Session.otp_invalid', 'Recovery codes cannot confirm a new key');
-      const codeHash = hashRecoveryCode(params.recovery_code);
-      const result = await app.db.knex.transaction(async (trx) => {
-        if (!(await app.repos.recoveryCodes.use(realm, principalId, codeHash, app.clock.now(), trx))) return undefined;
-        if (!(await app.repos.mfaChallenges.consume(hash, app.clock.now(), trx))) throw invalidToken();
-        await app.repos.audit.record({ ...actorOf(ctx), event: 'login.recovery_code', realm, entity: d.name, entity_id: principalId }, app.clock.now(), trx);
-        const login = await completeLogin(ctx, descriptor, row, ['pwd', 'mfa', 'rcode'], trx);
-        return { ...login, recovery_codes_left: await app.repos.recoveryCodes.countLeft(realm, principalId, trx) };
-      });
-      if (!result) {
-        await recordFailure(ctx, challenge, d.name, row, attempt, 'recovery_code');
-        throw new Fault('Server.Session.otp_invalid', 'The recovery code is not valid or was already used');
-      }
-      await attempt.succeeded();
-      return result;
+    const attempt = await guardAttempt(ctx, realm, String(row.login_key));
+    try {
+      return await checkCode(ctx, params, { hash, challenge, d: descriptor, row, key, attempt });
+    } finally {
+      await attempt.abandon();
     }
+  },
+});
 
-    const check = verifyTotp(openSecret(app, key), params.otp ?? '', app.clock.now(), app.config.TOTP_WINDOW);
-    if (!check.ok) {
-      await recordFailure(ctx, challenge, d.name, row, attempt, check.skewSteps !== undefined ? 'clock_skew' : 'otp');
-      throw new Fault('Server.Session.otp_invalid', undefined, check.skewSteps !== undefined ? { hint: 'clock_skew' } : {});
-    }
-    let replayed = false;
+async function checkCode(
+  ctx: CallContext,
+  params: Params,
+  c: { hash: string; challenge: MfaChallengeRow; d: EntityDescriptor & { realm: string }; row: Row; key: TwoFactorKeyRow; attempt: Attempt },
+): Promise<Result> {
+  const { app } = ctx;
+  const { hash, challenge, row, key, attempt, d } = c;
+  const descriptor = d;
+  const { realm, principal_id: principalId } = challenge;
+
+  if (params.recovery_code !== undefined) {
+    if (challenge.kind !== 'verify') throw new Fault('Server.Session.otp_invalid', 'Recovery codes cannot confirm a new key');
+    const codeHash = hashRecoveryCode(params.recovery_code);
     const result = await app.db.knex.transaction(async (trx) => {
-      // One-time use across replicas: the step, then the token, each by compare-and-set.
-      if (!(await app.repos.twoFactorKeys.useStep(realm, principalId, check.step, trx))) {
-        replayed = true;
-        return undefined;
-      }
+      if (!(await app.repos.recoveryCodes.use(realm, principalId, codeHash, app.clock.now(), trx))) return undefined;
       if (!(await app.repos.mfaChallenges.consume(hash, app.clock.now(), trx))) throw invalidToken();
-      let recoveryCodes: string[] | undefined;
-      if (challenge.kind === 'enroll') {
-        if (!(await app.repos.twoFactorKeys.activate(realm, principalId, key.secret_enc, app.clock.now(), trx))) throw invalidToken();
-        recoveryCodes = await issueRecoveryCodes(app, realm, principalId, trx);
-        await app.repos.audit.record({ ...actorOf(ctx), event: 'two_factor.enroll', realm, entity: d.name, entity_id: principalId }, app.clock.now(), trx);
-        await notify(app, { kind: 'two_factor_activated', realm, principalId, row }, trx);
-      }
-      const login = await completeLogin(ctx, descriptor, row, ['pwd', 'otp', 'mfa'], trx);
-      return recoveryCodes ? { ...login, recovery_codes: recoveryCodes } : login;
+      await app.repos.audit.record({ ...actorOf(ctx), event: 'login.recovery_code', realm, entity: d.name, entity_id: principalId }, app.clock.now(), trx);
+      const login = await completeLogin(ctx, descriptor, row, ['pwd', 'mfa', 'rcode'], trx);
+      return { ...login, recovery_codes_left: await app.repos.recoveryCodes.countLeft(realm, principalId, trx) };
     });
-    if (replayed || !result) {
-      await recordFailure(ctx, challenge, d.name, row, attempt, 'replay');
-      throw new Fault('Server.Session.otp_replayed');
+    if (!result) {
+      await recordFailure(ctx, challenge, d.name, row, attempt, 'recovery_code');
+      throw new Fault('Server.Session.otp_invalid', 'The recovery code is not valid or was already used');
     }
     await attempt.succeeded();
     return result;
-  },
-});
+  }
+
+  const check = verifyTotp(openSecret(app, key), params.otp ?? '', app.clock.now(), app.config.TOTP_WINDOW);
+  if (!check.ok) {
+    await recordFailure(ctx, challenge, d.name, row, attempt, check.skewSteps !== undefined ? 'clock_skew' : 'otp');
+    throw new Fault('Server.Session.otp_invalid', undefined, check.skewSteps !== undefined ? { hint: 'clock_skew' } : {});
+  }
+  let replayed = false;
+  const result = await app.db.knex.transaction(async (trx) => {
+    // One-time use across replicas: the step, then the token, each by compare-and-set.
+    if (!(await app.repos.twoFactorKeys.useStep(realm, principalId, check.step, trx))) {
+      replayed = true;
+      return undefined;
+    }
+    if (!(await app.repos.mfaChallenges.consume(hash, app.clock.now(), trx))) throw invalidToken();
+    let recoveryCodes: string[] | undefined;
+    if (challenge.kind === 'enroll') {
+      if (!(await app.repos.twoFactorKeys.activate(realm, principalId, key.secret_enc, app.clock.now(), trx))) throw invalidToken();
+      recoveryCodes = await issueRecoveryCodes(app, realm, principalId, trx);
+      await app.repos.audit.record({ ...actorOf(ctx), event: 'two_factor.enroll', realm, entity: d.name, entity_id: principalId }, app.clock.now(), trx);
+      await notify(app, { kind: 'two_factor_activated', realm, principalId, row }, trx);
+    }
+    const login = await completeLogin(ctx, descriptor, row, ['pwd', 'otp', 'mfa'], trx);
+    return recoveryCodes ? { ...login, recovery_codes: recoveryCodes } : login;
+  });
+  if (replayed || !result) {
+    await recordFailure(ctx, challenge, d.name, row, attempt, 'replay');
+    throw new Fault('Server.Session.otp_replayed');
+  }
+  await attempt.succeeded();
+  return result;
+}

@@ -4,7 +4,7 @@ import { entityModel, toColumns } from '../../entities/model.js';
 import { isUniqueViolation } from '../../repositories/entities.js';
 import { encryptedColumns } from '../../entities/passwords.js';
 import type { MethodDefinition, SessionCallContext } from '../../rpc/registry.js';
-import { adminSetPasswords, audit, checkReferences, fieldNames, keyTaken, titleOf, type Params } from './shared.js';
+import { adminSetPasswords, assertGrantable, audit, checkReferences, fieldNames, keyTaken, titleOf, type Params } from './shared.js';
 
 /** `<Service>/add_<entity>` → `{ i_<entity> }`. */
 export function addMethod(d: EntityDescriptor): MethodDefinition<Params, Record<string, number>> {
@@ -30,6 +30,7 @@ export function addMethod(d: EntityDescriptor): MethodDefinition<Params, Record<
       const repo = app.repos.entities[d.name];
       const now = app.clock.now();
       const key = String(params[d.keyField]);
+      assertGrantable(ctx, params);
       const secrets = await adminSetPasswords(ctx, d, params, params);
       return app.db.knex.transaction(async (trx) => {
         if (await repo.findByKey(key, trx)) throw keyTaken(d);

@@ -7,19 +7,6 @@ import { Fault } from '../../rpc/faults.js';
 import type { MethodDefinition, SessionCallContext } from '../../rpc/registry.js';
 import { audit, infos, notFound, titleOf, type Params } from './shared.js';
 
-/**
- * Who may read a record: an admin holding the entity's permission, or the
- * principal itself. Checked after the lookup, so a self-care session asking
- * for someone else learns nothing it could not learn from a 403.
- */
-function authorizeRead(ctx: SessionCallContext, d: EntityDescriptor, row: Row): void {
-  const { session } = ctx;
-  const own = session.realm === d.realm && Number(row[d.idField]) === session.principalId;
-  if (own) return;
-  if (session.realm === 'admin' && session.permissions.includes(d.permission)) return;
-  throw new Fault('Server.AccessControl.forbidden');
-}
-
 /** `<Service>/get_<entity>_info` by id or by login → `{ <entity>_info }`. */
 export function getInfoMethod(d: EntityDescriptor): MethodDefinition<Params, Record<string, unknown>> {
   const schemas = entitySchemas(entityModel(d)).info;
@@ -41,10 +28,15 @@ export function getInfoMethod(d: EntityDescriptor): MethodDefinition<Params, Rec
       const ctx = c as SessionCallContext;
       const { app } = ctx;
       const repo = app.repos.entities[d.name];
+      // Who may read: an admin holding the permission, or the principal itself. Decided before
+      // and independently of the lookup, so a self-care session cannot probe which logins exist.
+      const { session } = ctx;
+      const asAdmin = session.realm === 'admin' && session.permissions.includes(d.permission);
+      if (!asAdmin && session.realm !== d.realm) throw new Fault('Server.AccessControl.forbidden');
       const id = params[d.idField];
       const row = typeof id === 'number' ? await repo.findById(id) : await repo.findByKey(String(params[d.keyField]));
+      if (!asAdmin && (!row || Number(row[d.idField]) !== session.principalId)) throw new Fault('Server.AccessControl.forbidden');
       if (!row) throw notFound(d, typeof id === 'number' ? `${d.idField} ${id}` : `this ${d.keyField}`);
-      authorizeRead(ctx, d, row);
       const readBack = params.get_auth_info === 1 && ctx.session.permissions.includes('passwords.read');
       const extra: Row = {};
       if (readBack) {

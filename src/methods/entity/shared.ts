@@ -69,6 +69,14 @@ export async function adminSetPasswords(ctx: SessionCallContext, d: EntityDescri
   return webPasswordColumns(app, params.password, app.clock.now(), !ownPassword);
 }
 
+/** An admin can grant only permissions it holds itself: `users.manage` is not a way to all the others. */
+export function assertGrantable(ctx: SessionCallContext, params: Params): void {
+  const wanted = params.permissions;
+  if (!Array.isArray(wanted)) return;
+  const missing = wanted.filter((p) => !ctx.session.permissions.includes(p as never));
+  if (missing.length > 0) throw new Fault('Server.AccessControl.forbidden', `You cannot grant permissions you do not hold: ${missing.join(', ')}`);
+}
+
 export async function audit(
   ctx: SessionCallContext,
   d: EntityDescriptor,

@@ -7,11 +7,15 @@ import { isUniqueViolation, type Row } from '../../repositories/entities.js';
 import { encryptedColumns } from '../../entities/passwords.js';
 import { Fault } from '../../rpc/faults.js';
 import type { MethodDefinition, SessionCallContext } from '../../rpc/registry.js';
-import { adminSetPasswords, audit, checkReferences, fieldNames, keyTaken, loadById, titleOf, type Params } from './shared.js';
+import { adminSetPasswords, assertGrantable, audit, checkReferences, fieldNames, keyTaken, loadById, titleOf, type Params } from './shared.js';
 
-/** `root` keeps every permission and cannot be blocked: there must always be a way back in. */
-function protectRoot(row: Row, params: Params): void {
+/** `root` keeps every permission and cannot be blocked: there must always be a way back in. Only root changes its own credentials. */
+function protectRoot(row: Row, params: Params, ctx: SessionCallContext, id: number): void {
   if (!row.is_root) return;
+  const self = ctx.session.realm === 'admin' && ctx.session.principalId === id;
+  if (!self && (params.password !== undefined || params.login !== undefined)) {
+    throw new Fault('Server.Conflict.protected', "Only the root admin can change root's login or password");
+  }
   if (params.blocked === true) throw new Fault('Server.Conflict.protected', 'The root admin cannot be blocked');
   const permissions = params.permissions as string[] | undefined;
   if (permissions && !PERMISSIONS.every((p) => permissions.includes(p))) {
@@ -52,7 +56,8 @@ export function updateMethod(d: EntityDescriptor): MethodDefinition<Params, Reco
       const secrets = await adminSetPasswords(ctx, d, { ...current, ...params }, params, id);
       return app.db.knex.transaction(async (trx) => {
         const row = await loadById(app, d, id, trx);
-        protectRoot(row, params);
+        assertGrantable(ctx, params);
+        protectRoot(row, params, ctx, id);
         await ensureKeyFree(app, d, row, params, trx);
         await checkReferences(app, d, params, id, trx);
         try {
