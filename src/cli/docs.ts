@@ -2,9 +2,12 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { openApiYaml } from '../docs/openapi.js';
+import { methodTypesSource } from '../docs/types.js';
 import { allMethods } from '../methods/index.js';
 import { packageRoot } from '../paths.js';
 import { MethodRegistry } from '../rpc/registry.js';
+
+export const methodTypesPath = join(packageRoot, 'src', 'rpc', 'generated', 'method-types.ts');
 
 export function registeredMethods() {
   const registry = new MethodRegistry();
@@ -17,10 +20,13 @@ export function registerDocsCommands(program: Command): void {
     .command('docs')
     .description('generated documents')
     .command('generate')
-    .description('rewrite openapi.yaml from the method registry and schemas/')
-    .action(() => {
+    .description('rewrite openapi.yaml and src/rpc/generated/method-types.ts from the method registry and schemas/')
+    .action(async () => {
+      const methods = registeredMethods();
       const path = join(packageRoot, 'openapi.yaml');
-      writeFileSync(path, openApiYaml(registeredMethods()));
+      writeFileSync(path, openApiYaml(methods));
       console.log(`wrote ${path}`);
+      writeFileSync(methodTypesPath, await methodTypesSource(methods));
+      console.log(`wrote ${methodTypesPath}`);
     });
 }

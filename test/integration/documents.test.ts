@@ -56,3 +56,9 @@ describeEachDatabase('served documents', (get) => {
     assert.deepEqual(discovered.result, openrpc.json());
   });
 });
+
+test('src/rpc/generated/method-types.ts is what the schemas generate (run `npm run gen`)', async () => {
+  const { methodTypesSource } = await import('../../src/docs/types.js');
+  const { methodTypesPath } = await import('../../src/cli/docs.js');
+  assert.equal(readFileSync(methodTypesPath, 'utf8'), await methodTypesSource(registeredMethods()));
+});

@@ -1,15 +1,9 @@
 import { defineMethod } from '../../rpc/registry.js';
+import type { ParamsOf } from '../../rpc/generated/method-types.js';
+import { page } from '../../rpc/page.js';
 
-interface Params {
-  realm?: string;
-  entity?: string;
-  entity_id?: number;
-  event?: string;
-  from?: string;
-  to?: string;
-  limit: number;
-  offset: number;
-}
+/** Params as `schemas/AuditLog/get_event_list.json` defines them. */
+type Params = ParamsOf<'AuditLog/get_event_list'>;
 
 const ms = (iso: string | undefined) => (iso === undefined ? undefined : Date.parse(iso));
 
@@ -18,7 +12,7 @@ export default defineMethod({
   access: { kind: 'admin', permission: 'audit.read' },
   faults: ['Server.AccessControl.forbidden'],
   async handler(params: Params, { app }) {
-    const { rows, total } = await app.repos.audit.list({ ...params, from: ms(params.from), to: ms(params.to) });
+    const { rows, total } = await app.repos.audit.list({ ...params, ...page(params), from: ms(params.from), to: ms(params.to) });
     return {
       event_list: rows.map((r) => ({
         i_event: Number(r.i_event),

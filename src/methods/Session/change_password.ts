@@ -5,11 +5,10 @@ import { guardAttempt } from '../../auth/guard.js';
 import { defineMethod } from '../../rpc/registry.js';
 import { actorOf } from '../shared/audit.js';
 import { notify } from '../../notifications/notify.js';
+import type { ParamsOf } from '../../rpc/generated/method-types.js';
 
-interface Params {
-  old_password: string;
-  new_password: string;
-}
+/** Params as `schemas/Session/change_password.json` defines them. */
+type Params = ParamsOf<'Session/change_password'>;
 
 export default defineMethod({
   name: 'Session/change_password',

@@ -1,9 +1,9 @@
 import { defineMethod } from '../../rpc/registry.js';
+import type { ParamsOf } from '../../rpc/generated/method-types.js';
+import { page } from '../../rpc/page.js';
 
-interface Params {
-  limit: number;
-  offset: number;
-}
+/** Params as `schemas/Session/get_session_list.json` defines them. */
+type Params = ParamsOf<'Session/get_session_list'>;
 
 const iso = (ms: number | string) => new Date(Number(ms)).toISOString();
 
@@ -12,7 +12,7 @@ export default defineMethod({
   access: { kind: 'session' },
   async handler(params: Params, { app, session }) {
     const now = app.clock.now();
-    const { rows, total } = await app.repos.sessions.listLive(session.realm, session.principalId, now, now - app.config.SESSION_IDLE_TTL, params);
+    const { rows, total } = await app.repos.sessions.listLive(session.realm, session.principalId, now, now - app.config.SESSION_IDLE_TTL, page(params));
     return {
       session_list: rows.map((r) => ({
         session_id: r.id,

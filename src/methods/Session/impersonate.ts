@@ -3,11 +3,10 @@ import type { IssuedSession } from '../../plugins/sessions.js';
 import { Fault } from '../../rpc/faults.js';
 import { defineMethod } from '../../rpc/registry.js';
 import { actorOf } from '../shared/audit.js';
+import type { ParamsOf } from '../../rpc/generated/method-types.js';
 
-interface Params {
-  realm: 'customer' | 'customer_individual' | 'account';
-  id: number;
-}
+/** Params as `schemas/Session/impersonate.json` defines them. */
+type Params = ParamsOf<'Session/impersonate'>;
 
 export default defineMethod<Params, { status: 'authenticated' } & IssuedSession>({
   name: 'Session/impersonate',

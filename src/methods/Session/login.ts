@@ -7,12 +7,10 @@ import { Fault } from '../../rpc/faults.js';
 import { defineMethod } from '../../rpc/registry.js';
 import { actorOf } from '../shared/audit.js';
 import { notify } from '../../notifications/notify.js';
+import type { ParamsOf } from '../../rpc/generated/method-types.js';
 
-interface Params {
-  login: string;
-  password: string;
-  realm: string;
-}
+/** Params as `schemas/Session/login.json` defines them. */
+type Params = ParamsOf<'Session/login'>;
 
 type Result =
   | LoginResult

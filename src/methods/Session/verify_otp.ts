@@ -12,12 +12,10 @@ import { defineMethod, type CallContext } from '../../rpc/registry.js';
 import { actorOf } from '../shared/audit.js';
 import { notify, notifyOtpFailure } from '../../notifications/notify.js';
 import type { Row } from '../../repositories/entities.js';
+import type { ParamsOf } from '../../rpc/generated/method-types.js';
 
-interface Params {
-  mfa_token: string;
-  otp?: string;
-  recovery_code?: string;
-}
+/** Params as `schemas/Session/verify_otp.json` defines them. */
+type Params = ParamsOf<'Session/verify_otp'>;
 
 type Result = LoginResult & { recovery_codes?: string[]; recovery_codes_left?: number };
 

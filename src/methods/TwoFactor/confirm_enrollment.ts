@@ -3,10 +3,10 @@ import { Fault } from '../../rpc/faults.js';
 import { defineMethod } from '../../rpc/registry.js';
 import { auditOwn, loadCaller, OTP_FAULTS, withVerifiedCode } from './shared.js';
 import { notify } from '../../notifications/notify.js';
+import type { ParamsOf } from '../../rpc/generated/method-types.js';
 
-interface Params {
-  otp: string;
-}
+/** Params as `schemas/TwoFactor/confirm_enrollment.json` defines them. */
+type Params = ParamsOf<'TwoFactor/confirm_enrollment'>;
 
 export default defineMethod({
   name: 'TwoFactor/confirm_enrollment',

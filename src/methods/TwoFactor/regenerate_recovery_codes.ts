@@ -3,10 +3,10 @@ import { Fault } from '../../rpc/faults.js';
 import { defineMethod } from '../../rpc/registry.js';
 import { auditOwn, loadCaller, OTP_FAULTS, withVerifiedCode } from './shared.js';
 import { notify } from '../../notifications/notify.js';
+import type { ParamsOf } from '../../rpc/generated/method-types.js';
 
-interface Params {
-  otp: string;
-}
+/** Params as `schemas/TwoFactor/regenerate_recovery_codes.json` defines them. */
+type Params = ParamsOf<'TwoFactor/regenerate_recovery_codes'>;
 
 export default defineMethod({
   name: 'TwoFactor/regenerate_recovery_codes',
