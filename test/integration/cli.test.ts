@@ -55,7 +55,8 @@ test('SIGTERM lets an in-flight call finish, then the process exits 0', async ()
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ login: 'root', password: 'Root-pass-1', realm: 'admin' }),
   });
-  await new Promise((r) => setTimeout(r, 200));
+  // Signal only once the server has the call in hand (its request log line), however loaded the machine is.
+  while (!/"url":"\/rest\/Session\/login"/.test(server.output())) await new Promise((r) => setTimeout(r, 20));
   server.child.kill('SIGTERM');
   const response = await inFlight;
   assert.equal(response.status, 200);
