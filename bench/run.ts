@@ -15,7 +15,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcrypt';
 import { buildApp } from '../src/app.js';
-import { tokenHash } from '../src/auth/complete-login.js';
+import { sha256 } from '../src/domain/crypto/hash.js';
 import { sealSecret } from '../src/auth/two-factor.js';
 import { loadConfig } from '../src/config/load.js';
 import { codeAt, generateSecret } from '../src/domain/totp/totp.js';
@@ -249,7 +249,7 @@ async function main(): Promise<void> {
     for (const a of accounts.slice(0, ENROLLED)) {
       const token = randomBytes(32).toString('base64url');
       await prep.repos.mfaChallenges.insert({
-        token_hash: tokenHash(token),
+        token_hash: sha256(token),
         realm: 'account',
         principal_id: a.id,
         kind: 'verify',

@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sha256 } from '../domain/crypto/hash.js';
 import type { Knex } from 'knex';
 import type { EntityDescriptor } from '../entities/descriptors.js';
 import type { IssuedSession } from '../plugins/sessions.js';
@@ -9,8 +10,6 @@ import { actorOf } from '../methods/shared/audit.js';
 
 export type LoginResult =
   ({ status: 'authenticated' } & IssuedSession) | ({ status: 'password_change_required'; reason: 'expired' | 'must_change' } & IssuedSession);
-
-export const tokenHash = (token: string): string => createHash('sha256').update(token).digest('hex');
 
 /** Why the password must be changed before anything else, if it must. */
 export function passwordChangeReason(row: Row, now: number, expireMs: number): 'expired' | 'must_change' | undefined {
@@ -66,7 +65,7 @@ export async function issueChallenge(
   const token = randomBytes(32).toString('base64url');
   const expiresAt = now + app.config.MFA_TOKEN_TTL;
   await app.repos.mfaChallenges.insert({
-    token_hash: tokenHash(token),
+    token_hash: sha256(token),
     realm,
     principal_id: principalId,
     kind,

@@ -11,6 +11,8 @@ import { handleRest } from '../rpc/rest.js';
 declare module 'fastify' {
   interface FastifyInstance {
     methods: MethodRegistry;
+    /** The generated documents, built once on first use: the registry does not change after start-up. */
+    apiDocuments: { openRpc(): ReturnType<typeof buildOpenRpc>; openApiYaml(): string };
   }
 }
 
@@ -28,12 +30,14 @@ export default fp(
       scope.post<{ Params: { service: string; method: string } }>('/rest/:service/:method', (request, reply) => handleRest(app, request, reply));
     });
 
+    let openRpcDoc: ReturnType<typeof buildOpenRpc> | undefined;
     let yamlDoc: string | undefined;
-    app.get('/openapi.yaml', async (_request, reply) => {
-      yamlDoc ??= openApiYaml(registry.list());
-      return reply.type('application/yaml').send(yamlDoc);
+    app.decorate('apiDocuments', {
+      openRpc: () => (openRpcDoc ??= buildOpenRpc(registry.list())),
+      openApiYaml: () => (yamlDoc ??= openApiYaml(registry.list())),
     });
-    app.get('/openrpc.json', async () => buildOpenRpc(registry.list()));
+    app.get('/openapi.yaml', async (_request, reply) => reply.type('application/yaml').send(app.apiDocuments.openApiYaml()));
+    app.get('/openrpc.json', async () => app.apiDocuments.openRpc());
   },
   { name: 'rpc', dependencies: ['config', 'sessions'] },
 );

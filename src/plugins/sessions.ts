@@ -1,5 +1,6 @@
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import fastifyJwt from '@fastify/jwt';
+import { sha256 } from '../domain/crypto/hash.js';
 import fp from 'fastify-plugin';
 import type { Knex } from 'knex';
 import type { Permission } from '../domain/permissions.js';
@@ -71,8 +72,6 @@ declare module 'fastify' {
     };
   }
 }
-
-export const sha256 = (value: string): string => createHash('sha256').update(value).digest('hex');
 
 /** Constant-time comparison of two hex digests. */
 const sameHash = (a: string, b: string): boolean => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { countRows } from './connection.js';
 
 export interface AuditEvent {
   event: string;
@@ -46,9 +47,9 @@ export function createAuditRepository(knex: Knex) {
       if (q.event) base.where('event', q.event);
       if (q.from !== undefined) base.where('at', '>=', q.from);
       if (q.to !== undefined) base.where('at', '<', q.to);
-      const countRow = (await base.clone().count({ n: '*' }).first()) as { n: number | string } | undefined;
+      const total = await countRows(base.clone());
       const rows = await base.clone().orderBy('i_event', 'desc').limit(q.limit).offset(q.offset);
-      return { rows, total: Number(countRow?.n ?? 0) };
+      return { rows, total };
     },
   };
 }

@@ -82,6 +82,12 @@ export function createDatabase(url: string): Database {
   return { knex, dialect: 'mysql' };
 }
 
+/** COUNT(*) of a query, as a number on every engine (mysql2 may answer BIGINT counts as strings). */
+export async function countRows(query: Knex.QueryBuilder): Promise<number> {
+  const row = (await query.count({ n: '*' }).first()) as { n: number | string } | undefined;
+  return Number(row?.n ?? 0);
+}
+
 export async function migrateLatest(knex: Knex): Promise<string[]> {
   const [, applied] = (await knex.migrate.latest({ migrationSource })) as [number, string[]];
   return applied;

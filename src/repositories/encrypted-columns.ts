@@ -4,6 +4,7 @@ import type { Keyring } from '../domain/crypto/keyring.js';
 import { ENTITIES } from '../entities/descriptors.js';
 import { hasReadableCopy } from '../entities/passwords.js';
 import type { Row } from './entities.js';
+import { countRows } from './connection.js';
 
 /** A column holding encrypted values, with the row key each value is bound to. */
 export interface EncryptedColumn {
@@ -101,8 +102,7 @@ export async function rotateColumn(
     last = rows[rows.length - 1];
     onBatch(report);
   }
-  const countRow = (await notPrimary(knex(col.table).count({ n: '*' }), col, prefix).first()) as { n: number | string } | undefined;
-  report.remaining = Number(countRow?.n ?? 0);
+  report.remaining = await countRows(notPrimary(knex(col.table), col, prefix));
   return report;
 }
 

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { EntityDescriptor } from '../entities/descriptors.js';
+import { countRows } from './connection.js';
 
 export type Row = Record<string, unknown>;
 
@@ -21,8 +22,7 @@ export function createEntityRepository(knex: Knex, d: EntityDescriptor) {
     descriptor: d,
 
     async count(trx?: Knex.Transaction): Promise<number> {
-      const row = (await table(trx).count({ n: '*' }).first()) as { n: number | string } | undefined;
-      return Number(row?.n ?? 0);
+      return countRows(table(trx));
     },
 
     async findById(id: number, trx?: Knex.Transaction): Promise<Row | undefined> {
@@ -52,17 +52,16 @@ export function createEntityRepository(knex: Knex, d: EntityDescriptor) {
     },
 
     async countWhere(field: string, value: number | string, trx?: Knex.Transaction): Promise<number> {
-      const row = (await table(trx).where(field, value).count({ n: '*' }).first()) as { n: number | string } | undefined;
-      return Number(row?.n ?? 0);
+      return countRows(table(trx).where(field, value));
     },
 
     async list(query: ListQuery, trx?: Knex.Transaction): Promise<{ rows: Row[]; total: number }> {
       const base = table(trx).where(query.filters);
       // ESCAPE spelled out: SQLite's LIKE has no escape character by default.
       if (query.prefix) base.andWhereRaw('login_key like ? escape ?', [`${escapeLike(query.prefix.toLowerCase())}%`, '\\']);
-      const countRow = (await base.clone().count({ n: '*' }).first()) as { n: number | string } | undefined;
+      const total = await countRows(base.clone());
       const rows = await base.clone().orderBy(d.idField).limit(query.limit).offset(query.offset);
-      return { rows, total: Number(countRow?.n ?? 0) };
+      return { rows, total };
     },
   };
 }

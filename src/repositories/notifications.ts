@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { countRows } from './connection.js';
 
 export type NotificationStatus = 'pending' | 'sending' | 'sent' | 'failed';
 
@@ -108,8 +109,7 @@ export function createNotificationsRepository(knex: Knex) {
     },
 
     async backlog(): Promise<number> {
-      const row = (await table().whereIn('status', ['pending', 'sending']).count({ n: '*' }).first()) as { n: number | string } | undefined;
-      return Number(row?.n ?? 0);
+      return countRows(table().whereIn('status', ['pending', 'sending']));
     },
   };
 }

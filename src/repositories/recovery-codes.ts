@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { countRows } from './connection.js';
 
 /** Single-use recovery codes, stored as hashes only (NIST SP 800-63B 5.1.2 look-up secrets). */
 export function createRecoveryCodesRepository(knex: Knex) {
@@ -8,8 +9,8 @@ export function createRecoveryCodesRepository(knex: Knex) {
     async replace(realm: string, principalId: number, hashes: string[], now: number, trx?: Knex.Transaction): Promise<void> {
       // Deleting nothing would still take gap locks on InnoDB, and two first enrollments racing
       // in the same gap would deadlock on their inserts: only delete what is there.
-      const existing = (await t(trx).where({ realm, principal_id: principalId }).count({ n: '*' }).first()) as { n: number | string } | undefined;
-      if (Number(existing?.n ?? 0) > 0) await t(trx).where({ realm, principal_id: principalId }).delete();
+      const existing = await countRows(t(trx).where({ realm, principal_id: principalId }));
+      if (existing > 0) await t(trx).where({ realm, principal_id: principalId }).delete();
       await t(trx).insert(hashes.map((code_hash) => ({ realm, principal_id: principalId, code_hash, created_at: now, used_at: null })));
     },
 
@@ -20,9 +21,7 @@ export function createRecoveryCodesRepository(knex: Knex) {
     },
 
     async countLeft(realm: string, principalId: number, trx?: Knex.Transaction): Promise<number> {
-      const row = (await t(trx).where({ realm, principal_id: principalId }).whereNull('used_at').count({ n: '*' }).first()) as
-        { n: number | string } | undefined;
-      return Number(row?.n ?? 0);
+      return countRows(t(trx).where({ realm, principal_id: principalId }).whereNull('used_at'));
     },
 
     async removeAll(realm: string, principalId: number, trx?: Knex.Transaction): Promise<number> {

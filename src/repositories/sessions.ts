@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { countRows } from './connection.js';
 
 export interface SessionRow {
   id: string;
@@ -108,13 +109,13 @@ export function createSessionsRepository(knex: Knex) {
         .whereNull('revoked_at')
         .andWhere('expires_at', '>', now)
         .andWhere('last_seen_at', '>', idleSince);
-      const countRow = (await base.clone().count({ n: '*' }).first()) as { n: number | string } | undefined;
+      const total = await countRows(base.clone());
       const rows = await base
         .clone()
         .orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id' }])
         .limit(page.limit)
         .offset(page.offset);
-      return { rows, total: Number(countRow?.n ?? 0) };
+      return { rows, total };
     },
 
     /** Revokes a session only if it belongs to this principal (so nobody can end another principal's session). */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { before, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { sha256 } from '../../src/plugins/sessions.js';
+import { sha256 } from '../../src/domain/crypto/hash.js';
 import { describeEachDatabase } from '../helpers/app.js';
 import { call, firstLogin, loginRoot, rest, rpc } from '../helpers/rpc.js';
 

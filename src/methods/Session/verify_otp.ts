@@ -1,4 +1,5 @@
-import { completeLogin, tokenHash, type LoginResult } from '../../auth/complete-login.js';
+import { completeLogin, type LoginResult } from '../../auth/complete-login.js';
+import { sha256 } from '../../domain/crypto/hash.js';
 import { guardAttempt, type Attempt } from '../../auth/guard.js';
 import { issueRecoveryCodes, openSecret } from '../../auth/two-factor.js';
 import { hashRecoveryCode } from '../../domain/totp/recovery-codes.js';
@@ -49,7 +50,7 @@ export default defineMethod<Params, Result>({
   ],
   async handler(params, ctx) {
     const { app } = ctx;
-    const hash = tokenHash(params.mfa_token);
+    const hash = sha256(params.mfa_token);
     const challenge = await app.repos.mfaChallenges.findLive(hash, app.clock.now());
     if (!challenge) throw invalidToken();
     const d = entityOfRealm(challenge.realm);
