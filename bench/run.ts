@@ -22,6 +22,12 @@ import { codeAt, generateSecret } from '../src/domain/totp/totp.js';
 import { packageRoot } from '../src/paths.js';
 
 const quick = process.argv.includes('--quick');
+/** `--only=ping,info,verify,refresh,login`: run just those cases (plus the baseline), e.g. to profile one. */
+const only = process.argv
+  .find((a) => a.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',');
+const runs = (c: string) => !only || only.includes(c);
 const CONNECTIONS = 50;
 const SECONDS = quick ? 3 : 10;
 const WARMUP_SECONDS = quick ? 1 : 3;
@@ -228,61 +234,71 @@ async function main(): Promise<void> {
     const vsBase = (name: string, m: Measure, target?: number) =>
       results.push({ case: name, ceiling: 'baseline', measure: m, ratio: m.requests_per_sec / base.requests_per_sec, target });
 
-    console.log('Session/ping...');
-    vsBase('Session/ping (/rest)', await load(baseUrl, pingRest, { duration: SECONDS }), storage === 'sqlite' ? 0.5 : 0.3);
-    vsBase('Session/ping (/rpc)', await load(baseUrl, pingRpc, { duration: SECONDS }), storage === 'sqlite' ? 0.5 : 0.3);
-
-    console.log('Account/get_account_info...');
-    const info = pingSessions.map(({ account, session }) => ({
-      path: '/rest/Account/get_account_info',
-      body: JSON.stringify({ i_account: account.id }),
-      token: session.access_token,
-    }));
-    vsBase('Account/get_account_info (own, self-care)', await load(baseUrl, info, { duration: SECONDS }), storage === 'sqlite' ? 0.3 : undefined);
-
-    console.log('Session/verify_otp...');
-    // Challenges are prepared through the repositories right before the timed part, each enrolled
-    // account used once, with the code of the current step (valid for TOTP_WINDOW steps either side).
-    const prep = await buildApp({ config: loadConfig({ ...env, NOTIFY_POLL_INTERVAL: '0' }), announce: () => undefined });
-    const verify = [];
-    const t = Date.now();
-    for (const a of accounts.slice(0, ENROLLED)) {
-      const token = randomBytes(32).toString('base64url');
-      await prep.repos.mfaChallenges.insert({
-        token_hash: sha256(token),
-        realm: 'account',
-        principal_id: a.id,
-        kind: 'verify',
-        ip: null,
-        created_at: t,
-        expires_at: t + 300_000,
-        consumed_at: null,
-      });
-      verify.push({ path: '/rest/Session/verify_otp', body: JSON.stringify({ mfa_token: token, otp: codeAt(a.secret as string, Date.now()) }) });
+    if (runs('ping')) {
+      console.log('Session/ping...');
+      vsBase('Session/ping (/rest)', await load(baseUrl, pingRest, { duration: SECONDS }), storage === 'sqlite' ? 0.5 : 0.3);
+      vsBase('Session/ping (/rpc)', await load(baseUrl, pingRpc, { duration: SECONDS }), storage === 'sqlite' ? 0.5 : 0.3);
     }
-    await prep.close();
-    vsBase('Session/verify_otp (valid codes)', await load(baseUrl, verify, { amount: verify.length }), storage === 'sqlite' ? 0.3 : undefined);
 
-    console.log('Session/refresh_access_token...');
-    const refresh = refreshTokens.map((token) => ({ path: '/rest/Session/refresh_access_token', body: JSON.stringify({ refresh_token: token }) }));
-    vsBase('Session/refresh_access_token', await load(baseUrl, refresh, { amount: refresh.length }), storage === 'sqlite' ? 0.3 : undefined);
+    if (runs('info')) {
+      console.log('Account/get_account_info...');
+      const info = pingSessions.map(({ account, session }) => ({
+        path: '/rest/Account/get_account_info',
+        body: JSON.stringify({ i_account: account.id }),
+        token: session.access_token,
+      }));
+      vsBase('Account/get_account_info (own, self-care)', await load(baseUrl, info, { duration: SECONDS }), storage === 'sqlite' ? 0.3 : undefined);
+    }
 
-    console.log('bcrypt bound, then Session/login...');
-    // The bound first, while the service is idle: after the login case the service still
-    // finishes the logins queued in it, which would steal the bound's CPU.
-    const bound = JSON.parse(
-      await runChild([...tsx, 'bench/bcrypt-bound.ts'], { BCRYPT_COST: '12', CONCURRENCY: String(CONNECTIONS), SECONDS: String(SECONDS) }),
-    ) as Measure;
-    results.push({ case: 'bcrypt bound: bcrypt.compare at cost 12', ceiling: '-', measure: bound, ratio: 1 });
-    const logins = plain.map((a) => ({ path: '/rest/Session/login', body: JSON.stringify({ login: a.login, password: PASSWORD, realm: 'account' }) }));
-    const login = await load(baseUrl, logins, { duration: SECONDS });
-    results.push({
-      case: 'Session/login (no 2FA, cost 12)',
-      ceiling: 'bcrypt bound',
-      measure: login,
-      ratio: login.requests_per_sec / bound.requests_per_sec,
-      target: 0.9,
-    });
+    if (runs('verify')) {
+      console.log('Session/verify_otp...');
+      // Challenges are prepared through the repositories right before the timed part, each enrolled
+      // account used once, with the code of the current step (valid for TOTP_WINDOW steps either side).
+      const prep = await buildApp({ config: loadConfig({ ...env, NOTIFY_POLL_INTERVAL: '0' }), announce: () => undefined });
+      const verify = [];
+      const t = Date.now();
+      for (const a of accounts.slice(0, ENROLLED)) {
+        const token = randomBytes(32).toString('base64url');
+        await prep.repos.mfaChallenges.insert({
+          token_hash: sha256(token),
+          realm: 'account',
+          principal_id: a.id,
+          kind: 'verify',
+          ip: null,
+          created_at: t,
+          expires_at: t + 300_000,
+          consumed_at: null,
+        });
+        verify.push({ path: '/rest/Session/verify_otp', body: JSON.stringify({ mfa_token: token, otp: codeAt(a.secret as string, Date.now()) }) });
+      }
+      await prep.close();
+      vsBase('Session/verify_otp (valid codes)', await load(baseUrl, verify, { amount: verify.length }), storage === 'sqlite' ? 0.3 : undefined);
+    }
+
+    if (runs('refresh')) {
+      console.log('Session/refresh_access_token...');
+      const refresh = refreshTokens.map((token) => ({ path: '/rest/Session/refresh_access_token', body: JSON.stringify({ refresh_token: token }) }));
+      vsBase('Session/refresh_access_token', await load(baseUrl, refresh, { amount: refresh.length }), storage === 'sqlite' ? 0.3 : undefined);
+    }
+
+    if (runs('login')) {
+      console.log('bcrypt bound, then Session/login...');
+      // The bound first, while the service is idle: after the login case the service still
+      // finishes the logins queued in it, which would steal the bound's CPU.
+      const bound = JSON.parse(
+        await runChild([...tsx, 'bench/bcrypt-bound.ts'], { BCRYPT_COST: '12', CONCURRENCY: String(CONNECTIONS), SECONDS: String(SECONDS) }),
+      ) as Measure;
+      results.push({ case: 'bcrypt bound: bcrypt.compare at cost 12', ceiling: '-', measure: bound, ratio: 1 });
+      const logins = plain.map((a) => ({ path: '/rest/Session/login', body: JSON.stringify({ login: a.login, password: PASSWORD, realm: 'account' }) }));
+      const login = await load(baseUrl, logins, { duration: SECONDS });
+      results.push({
+        case: 'Session/login (no 2FA, cost 12)',
+        ceiling: 'bcrypt bound',
+        measure: login,
+        ratio: login.requests_per_sec / bound.requests_per_sec,
+        target: 0.9,
+      });
+    }
   } finally {
     const rss = service.pid ? peakRssMb(service.pid) : Number.NaN;
     service.kill('SIGTERM');
@@ -316,7 +332,8 @@ function report(rows: Row[], peakRss: number, storage: string): void {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const json = { date: new Date().toISOString(), storage, quick, machine, connections: CONNECTIONS, seconds: SECONDS, peak_rss_mb: peakRss, cases: rows };
   writeFileSync(join(packageRoot, 'bench', 'results', `${stamp}-${storage}${quick ? '-quick' : ''}.json`), JSON.stringify(json, null, 2));
-  writeFileSync(join(packageRoot, 'bench', 'results', `latest-${storage}.md`), `${lines.join('\n')}\n\n${summary.map((s) => `- ${s}`).join('\n')}\n`);
+  if (!only)
+    writeFileSync(join(packageRoot, 'bench', 'results', `latest-${storage}.md`), `${lines.join('\n')}\n\n${summary.map((s) => `- ${s}`).join('\n')}\n`);
 }
 
 await main();
