@@ -4,7 +4,7 @@ import fp from 'fastify-plugin';
 import type { DestinationStream } from 'pino';
 import type { Config } from './config/schema.js';
 import type { Clock } from './domain/clock.js';
-import { loggerOptions } from './logger.js';
+import { lazyChildLogger, loggerOptions } from './logger.js';
 import bootstrapPlugin from './plugins/bootstrap.js';
 import configPlugin from './plugins/config.js';
 import databasePlugin from './plugins/database.js';
@@ -67,6 +67,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     trustProxy: opts.config.TRUST_PROXY,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
+    childLoggerFactory: lazyChildLogger,
     return503OnClosing: true,
   });
   // While shutting down, answers close their keep-alive connection so that

@@ -4,6 +4,7 @@ import * as m002 from './002_identity.js';
 import * as m003 from './003_passwords.js';
 import * as m004 from './004_two_factor_login.js';
 import * as m005 from './005_notifications.js';
+import * as m006 from './006_session_changes.js';
 
 /**
  * The ordered migration set. Listing modules (instead of letting knex scan a
@@ -16,6 +17,7 @@ const migrations: Record<string, Knex.Migration> = {
   '003_passwords': m003,
   '004_two_factor_login': m004,
   '005_notifications': m005,
+  '006_session_changes': m006,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -89,6 +89,20 @@ export const configSchema = {
     ACCESS_TOKEN_TTL: { type: 'string', format: 'duration', default: '15m', description: 'Lifetime of an access token.' },
     SESSION_TTL: { type: 'string', format: 'duration', default: '12h', description: 'Absolute lifetime of a session.' },
     SESSION_IDLE_TTL: { type: 'string', format: 'duration', default: '30m', description: 'A session unused for this long ends.' },
+    SESSION_CACHE_SIZE: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 10_000_000,
+      default: 10_000,
+      description:
+        'Sessions each replica keeps in memory between calls (0: read the database on every call). Revocations still take effect at once on every replica.',
+    },
+    SESSION_CACHE_MAX_AGE: {
+      type: 'string',
+      format: 'duration',
+      default: '5s',
+      description: 'A cached session is read again after this long, whatever the change feed says (bounds changes made outside the service).',
+    },
     MFA_TOKEN_TTL: { type: 'string', format: 'duration', default: '5m', description: 'How long an `mfa_token` from Session/login stays usable.' },
     TOTP_ISSUER: {
       type: 'string',
@@ -173,6 +187,9 @@ export interface Config {
   SESSION_TTL: number;
   /** milliseconds */
   SESSION_IDLE_TTL: number;
+  SESSION_CACHE_SIZE: number;
+  /** milliseconds */
+  SESSION_CACHE_MAX_AGE: number;
   /** milliseconds */
   MFA_TOKEN_TTL: number;
   TOTP_ISSUER: string;

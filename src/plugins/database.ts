@@ -4,6 +4,7 @@ import { createAuditRepository, type AuditRepository } from '../repositories/aud
 import { createDatabase, migrateLatest, type Database } from '../repositories/connection.js';
 import { createEntityRepository, type EntityRepository } from '../repositories/entities.js';
 import { createSessionsRepository, type SessionsRepository } from '../repositories/sessions.js';
+import { createSessionChangesRepository, type SessionChangesRepository } from '../repositories/session-changes.js';
 import { createTwoFactorKeysRepository, type TwoFactorKeysRepository } from '../repositories/two-factor-keys.js';
 import {
   createLoginGuardsRepository,
@@ -18,6 +19,7 @@ import { createNotificationsRepository, type NotificationsRepository } from '../
 export interface Repositories {
   entities: Record<EntityName, EntityRepository>;
   sessions: SessionsRepository;
+  sessionChanges: SessionChangesRepository;
   audit: AuditRepository;
   twoFactorKeys: TwoFactorKeysRepository;
   recoveryCodes: RecoveryCodesRepository;
@@ -39,14 +41,20 @@ export default fp(
   async (app) => {
     const db = createDatabase(app.config.DATABASE_URL);
     app.addHook('onClose', async () => {
+      await db.reads.close();
       await db.knex.destroy();
     });
     const applied = await migrateLatest(db.knex);
     if (applied.length > 0) app.log.info({ migrations: applied }, 'database migrated');
     app.decorate('db', db);
+    const sessionChanges = createSessionChangesRepository(db.knex, db.reads);
     app.decorate('repos', {
-      entities: Object.fromEntries(ENTITIES.map((d) => [d.name, createEntityRepository(db.knex, d)])) as Record<EntityName, EntityRepository>,
-      sessions: createSessionsRepository(db.knex),
+      entities: Object.fromEntries(ENTITIES.map((d) => [d.name, createEntityRepository(db.knex, db.reads, sessionChanges, d)])) as Record<
+        EntityName,
+        EntityRepository
+      >,
+      sessions: createSessionsRepository(db.knex, db.reads, sessionChanges),
+      sessionChanges,
       audit: createAuditRepository(db.knex),
       twoFactorKeys: createTwoFactorKeysRepository(db.knex),
       recoveryCodes: createRecoveryCodesRepository(db.knex),

@@ -2,12 +2,15 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { migrationSource } from '../../db/migrations/index.js';
+import { knexPointReader, mysqlPointReader, sqlitePointReader, type PointReader } from './point-reader.js';
 
 export type Dialect = 'sqlite' | 'mysql';
 
 export interface Database {
   knex: Knex;
   dialect: Dialect;
+  /** Committed single-row reads outside knex, for the hot paths (see point-reader.ts). */
+  reads: PointReader;
 }
 
 const STATEMENT_CACHE_SIZE = 500;
@@ -63,23 +66,23 @@ export function createDatabase(url: string): Database {
         },
       },
     });
-    return { knex, dialect: 'sqlite' };
+    return { knex, dialect: 'sqlite', reads: filename === ':memory:' ? knexPointReader(knex) : sqlitePointReader(filename) };
   }
-  const connection = url.replace(/^mariadb:/, 'mysql:');
+  const connection = {
+    uri: url.replace(/^mariadb:/, 'mysql:'),
+    charset: 'utf8mb4',
+    // BIGINT epoch-millisecond columns come back as JS numbers (safe up to 2^53).
+    supportBigNumbers: true,
+    bigNumberStrings: false,
+    timezone: 'Z',
+  };
   const knex = knexFactory({
     client: 'mysql2',
-    connection: {
-      uri: connection,
-      charset: 'utf8mb4',
-      // BIGINT epoch-millisecond columns come back as JS numbers (safe up to 2^53).
-      supportBigNumbers: true,
-      bigNumberStrings: false,
-      timezone: 'Z',
-    } as Knex.MySql2ConnectionConfig & { uri: string },
+    connection: connection as Knex.MySql2ConnectionConfig & { uri: string },
     pool: { min: 0, max: 10 },
     acquireConnectionTimeout: 10_000,
   });
-  return { knex, dialect: 'mysql' };
+  return { knex, dialect: 'mysql', reads: mysqlPointReader(connection, 10) };
 }
 
 /** COUNT(*) of a query, as a number on every engine (mysql2 may answer BIGINT counts as strings). */

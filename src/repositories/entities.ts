@@ -1,6 +1,8 @@
 import type { Knex } from 'knex';
 import type { EntityDescriptor } from '../entities/descriptors.js';
 import { countRows } from './connection.js';
+import { keyedQuery, type PointReader } from './point-reader.js';
+import type { SessionChangesRepository } from './session-changes.js';
 
 export type Row = Record<string, unknown>;
 
@@ -16,8 +18,27 @@ export interface ListQuery {
 const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /** One repository shape for every entity table; the descriptor says which table and keys. */
-export function createEntityRepository(knex: Knex, d: EntityDescriptor) {
+export function createEntityRepository(knex: Knex, reads: PointReader, changes: SessionChangesRepository, d: EntityDescriptor) {
   const table = (trx?: Knex.Transaction) => (trx ?? knex)<Row>(d.table);
+  /**
+   * A principal's row decides whether its sessions live (blocked, deleted) and
+   * what they may do (an admin's permissions): every change to it goes into
+   * the session change feed in the same transaction, so that every replica's
+   * session cache drops those sessions before its next call.
+   */
+  const changing = async (id: number, trx: Knex.Transaction | undefined, act: (trx: Knex.Transaction) => Promise<number>): Promise<number> => {
+    if (!d.realm) return act(trx as Knex.Transaction);
+    const realm = d.realm;
+    const run = async (t: Knex.Transaction) => {
+      const n = await act(t);
+      if (n > 0) await changes.record({ session_id: null, realm, principal_id: id }, t);
+      return n;
+    };
+    return trx ? run(trx) : knex.transaction(run);
+  };
+  // Reads outside a transaction by id or key go through the point reader (committed rows, as knex would see them).
+  const byId = keyedQuery((id) => knex(d.table).where(d.idField, id).first());
+  const byKey = keyedQuery((key) => knex(d.table).where('login_key', key).first());
   return {
     descriptor: d,
 
@@ -26,16 +47,20 @@ export function createEntityRepository(knex: Knex, d: EntityDescriptor) {
     },
 
     async findById(id: number, trx?: Knex.Transaction): Promise<Row | undefined> {
-      return table(trx).where(d.idField, id).first();
+      return trx ? table(trx).where(d.idField, id).first() : reads.first<Row>(byId.sql, byId.bind(id));
     },
 
     async findByIds(ids: number[], trx?: Knex.Transaction): Promise<Row[]> {
       if (ids.length === 0) return [];
+      if (ids.length === 1 && !trx) {
+        const row = await reads.first<Row>(byId.sql, byId.bind(ids[0]));
+        return row ? [row] : [];
+      }
       return table(trx).whereIn(d.idField, ids);
     },
 
     async findByKey(key: string, trx?: Knex.Transaction): Promise<Row | undefined> {
-      return table(trx).where('login_key', key.toLowerCase()).first();
+      return trx ? table(trx).where('login_key', key.toLowerCase()).first() : reads.first<Row>(byKey.sql, byKey.bind(key.toLowerCase()));
     },
 
     async insert(row: Row, trx?: Knex.Transaction): Promise<number> {
@@ -44,11 +69,11 @@ export function createEntityRepository(knex: Knex, d: EntityDescriptor) {
     },
 
     async update(id: number, patch: Row, trx?: Knex.Transaction): Promise<number> {
-      return table(trx).where(d.idField, id).update(patch);
+      return changing(id, trx, (t) => table(t).where(d.idField, id).update(patch));
     },
 
     async delete(id: number, trx?: Knex.Transaction): Promise<number> {
-      return table(trx).where(d.idField, id).delete();
+      return changing(id, trx, (t) => table(t).where(d.idField, id).delete());
     },
 
     async countWhere(field: string, value: number | string, trx?: Knex.Transaction): Promise<number> {

@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
 import { countRows } from './connection.js';
+import { keyedQuery, type PointReader } from './point-reader.js';
+import type { SessionChange, SessionChangesRepository } from './session-changes.js';
 
 export interface SessionRow {
   id: string;
@@ -27,8 +29,53 @@ export function isLiveSession(row: SessionRow, now: number, idleTtl: number): bo
 
 export type NewSession = Omit<SessionRow, 'revoked_at' | 'revoke_reason' | 'previous_refresh_token_hash'>;
 
-export function createSessionsRepository(knex: Knex) {
+export type SessionWithPrincipal = SessionRow & {
+  p_blocked: boolean | number | null;
+  p_permissions: string | null;
+  imp_blocked: boolean | number | null;
+  imp_permissions: string | null;
+};
+
+export function createSessionsRepository(knex: Knex, reads: PointReader, changes: SessionChangesRepository) {
   const table = (trx?: Knex.Transaction) => (trx ?? knex)<SessionRow>('sessions');
+  /**
+   * A change that can end sessions or alter what they may do, and its row in
+   * the session change feed, in one transaction (the caller's, or a new one):
+   * every replica's session cache learns of it before trusting itself again.
+   */
+  const changing = async (trx: Knex.Transaction | undefined, change: SessionChange, act: (trx: Knex.Transaction) => Promise<number>): Promise<number> => {
+    const run = async (t: Knex.Transaction) => {
+      const n = await act(t);
+      if (n > 0) await changes.record(change, t);
+      return n;
+    };
+    return trx ? run(trx) : knex.transaction(run);
+  };
+  const oneSession = (id: string): SessionChange => ({ session_id: id, realm: null, principal_id: null });
+  const allOf = (realm: string, principalId: number): SessionChange => ({ session_id: null, realm, principal_id: principalId });
+  // One compiled query per principal table (and whether admin permissions are read).
+  const withPrincipalQueries = new Map<string, ReturnType<typeof keyedQuery>>();
+  const withPrincipalQuery = (principal: { table: string; idField: string; withPermissions: boolean }) => {
+    const key = `${principal.table}:${principal.withPermissions}`;
+    let query = withPrincipalQueries.get(key);
+    if (!query) {
+      // The impersonating admin too: its session ends when that admin is blocked, deleted or loses the permission.
+      query = keyedQuery((id) =>
+        knex('sessions')
+          .leftJoin({ p: principal.table }, `p.${principal.idField}`, 'sessions.principal_id')
+          .leftJoin({ imp: 'users' }, 'imp.i_user', 'sessions.impersonated_by')
+          .where('sessions.id', id)
+          .first(
+            'sessions.*',
+            { p_blocked: 'p.blocked', imp_blocked: 'imp.blocked', imp_permissions: 'imp.permissions' },
+            principal.withPermissions ? { p_permissions: 'p.permissions' } : knex.raw('NULL as p_permissions'),
+          ),
+      );
+      withPrincipalQueries.set(key, query);
+    }
+    return query;
+  };
+  const byId = keyedQuery((id) => knex('sessions').where({ id }).first());
   return {
     async insert(row: NewSession, trx?: Knex.Transaction): Promise<void> {
       await table(trx).insert(row);
@@ -39,32 +86,13 @@ export function createSessionsRepository(knex: Knex) {
      * of every authenticated call). The principal's table comes from the
      * token's realm claim; the caller still checks the row's realm.
      */
-    async findWithPrincipal(
-      id: string,
-      principal: { table: string; idField: string; withPermissions: boolean },
-    ): Promise<
-      | (SessionRow & {
-          p_blocked: boolean | number | null;
-          p_permissions: string | null;
-          imp_blocked: boolean | number | null;
-          imp_permissions: string | null;
-        })
-      | undefined
-    > {
-      // The impersonating admin too: its session ends when that admin is blocked, deleted or loses the permission.
-      return knex('sessions')
-        .leftJoin({ p: principal.table }, `p.${principal.idField}`, 'sessions.principal_id')
-        .leftJoin({ imp: 'users' }, 'imp.i_user', 'sessions.impersonated_by')
-        .where('sessions.id', id)
-        .first(
-          'sessions.*',
-          { p_blocked: 'p.blocked', imp_blocked: 'imp.blocked', imp_permissions: 'imp.permissions' },
-          principal.withPermissions ? { p_permissions: 'p.permissions' } : knex.raw('NULL as p_permissions'),
-        );
+    async findWithPrincipal(id: string, principal: { table: string; idField: string; withPermissions: boolean }): Promise<SessionWithPrincipal | undefined> {
+      const query = withPrincipalQuery(principal);
+      return reads.first<SessionWithPrincipal>(query.sql, query.bind(id));
     },
 
     async findById(id: string, trx?: Knex.Transaction): Promise<SessionRow | undefined> {
-      return table(trx).where({ id }).first();
+      return trx ? table(trx).where({ id }).first() : reads.first<SessionRow>(byId.sql, byId.bind(id));
     },
 
     /** Slides the idle window; only moves forward, so concurrent calls cannot move it back. */
@@ -73,7 +101,7 @@ export function createSessionsRepository(knex: Knex) {
     },
 
     async revoke(id: string, now: number, reason: string, trx?: Knex.Transaction): Promise<number> {
-      return table(trx).where({ id }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason });
+      return changing(trx, oneSession(id), (t) => table(t).where({ id }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason }));
     },
 
     /**
@@ -120,22 +148,26 @@ export function createSessionsRepository(knex: Knex) {
 
     /** Revokes a session only if it belongs to this principal (so nobody can end another principal's session). */
     async revokeOwn(id: string, realm: string, principalId: number, now: number, reason: string, trx?: Knex.Transaction): Promise<number> {
-      return table(trx).where({ id, realm, principal_id: principalId }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason });
+      return changing(trx, oneSession(id), (t) =>
+        table(t).where({ id, realm, principal_id: principalId }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason }),
+      );
     },
 
     async liftRestriction(id: string, trx?: Knex.Transaction): Promise<void> {
-      await table(trx).where({ id }).update({ restricted: false });
+      await changing(trx, oneSession(id), (t) => table(t).where({ id }).update({ restricted: false }));
     },
 
     /** The principal is gone: its sessions go with it. */
     async deleteAllOf(realm: string, principalId: number, trx?: Knex.Transaction): Promise<number> {
-      return table(trx).where({ realm, principal_id: principalId }).delete();
+      return changing(trx, allOf(realm, principalId), (t) => table(t).where({ realm, principal_id: principalId }).delete());
     },
 
     async revokeAllOf(realm: string, principalId: number, now: number, reason: string, exceptId?: string, trx?: Knex.Transaction): Promise<number> {
-      const q = table(trx).where({ realm, principal_id: principalId }).whereNull('revoked_at');
-      if (exceptId) q.andWhereNot({ id: exceptId });
-      return q.update({ revoked_at: now, revoke_reason: reason });
+      return changing(trx, allOf(realm, principalId), (t) => {
+        const q = table(t).where({ realm, principal_id: principalId }).whereNull('revoked_at');
+        if (exceptId) q.andWhereNot({ id: exceptId });
+        return q.update({ revoked_at: now, revoke_reason: reason });
+      });
     },
   };
 }

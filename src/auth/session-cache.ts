@@ -1,0 +1,141 @@
+import type { SessionChangeRow } from '../repositories/session-changes.js';
+import type { SessionWithPrincipal } from '../repositories/sessions.js';
+
+export interface SessionCacheSource {
+  /** The session row with its principal's state, read from the database. */
+  load(sessionId: string): Promise<SessionWithPrincipal | undefined>;
+  /** Feed rows after `seq`, oldest first (at most one page). */
+  changesSince(seq: number): Promise<SessionChangeRow[]>;
+  latestSeq(): Promise<number>;
+  /** Where the engine offers it (SQLite): a number that moves whenever anyone commits. */
+  dataVersion(): number | undefined;
+  /** Milliseconds, the service clock. */
+  now(): number;
+}
+
+export interface SessionCacheOptions {
+  /** Entries kept at most (0: no cache, every call reads the database). */
+  size: number;
+  /** An entry older than this is read again whatever the feed says (guards against edits made outside the service). */
+  maxAge: number;
+  /** One page of the feed: a replica that finds a full page may have missed rows, and drops everything. */
+  page: number;
+}
+
+interface Entry {
+  row: SessionWithPrincipal;
+  loadedAt: number;
+}
+
+/**
+ * Session rows cached in this process, kept correct across replicas by the
+ * session change feed: before any cached row is trusted, the feed is read by
+ * a query that started after the call arrived, so every revocation, logout or
+ * block committed before the call (on any replica, or by the CLI) has evicted
+ * the rows it touches. Calls arriving together share one feed read; on
+ * SQLite the read is skipped while `PRAGMA data_version` says nobody has
+ * committed.
+ *
+ * Invariant: a row stored in the cache was read after every feed row applied
+ * so far, or is dropped (see `loads`), so an eviction can never be overtaken
+ * by the load it should have evicted.
+ */
+export class SessionCache {
+  private readonly entries = new Map<string, Entry>();
+  private seq: number | undefined;
+  private version: number | undefined;
+  private pending: Promise<void> | undefined;
+  /** Bumped whenever feed rows are applied: a load that overlapped one is not stored. */
+  private generation = 0;
+
+  constructor(
+    private readonly source: SessionCacheSource,
+    private readonly options: SessionCacheOptions,
+  ) {}
+
+  get enabled(): boolean {
+    return this.options.size > 0;
+  }
+
+  /** The session, from the cache when it is known to be current, else from the database. */
+  async get(sessionId: string): Promise<SessionWithPrincipal | undefined> {
+    if (!this.enabled) return this.source.load(sessionId);
+    await this.current();
+    const entry = this.entries.get(sessionId);
+    if (entry && this.source.now() - entry.loadedAt < this.options.maxAge) return entry.row;
+    return this.reload(sessionId);
+  }
+
+  /** Reads the row again (e.g. it looked idle here but another replica may have seen it used since). */
+  async reload(sessionId: string): Promise<SessionWithPrincipal | undefined> {
+    if (!this.enabled) return this.source.load(sessionId);
+    const generation = this.generation;
+    const loadedAt = this.source.now();
+    const row = await this.source.load(sessionId);
+    this.entries.delete(sessionId);
+    if (row && generation === this.generation) {
+      if (this.entries.size >= this.options.size) this.entries.delete(this.entries.keys().next().value as string);
+      this.entries.set(sessionId, { row, loadedAt });
+    }
+    return row;
+  }
+
+  /** This process wrote `last_seen_at` itself: keep the cached copy in step. */
+  touched(sessionId: string, at: number): void {
+    const entry = this.entries.get(sessionId);
+    if (entry && entry.row.last_seen_at < at) entry.row = { ...entry.row, last_seen_at: at };
+  }
+
+  /**
+   * Resolves once the feed has been read by a query that started after this
+   * call. The read starts in the event loop's check phase, so every call that
+   * arrived in the same turn shares it (and it still starts after each of them).
+   */
+  private current(): Promise<void> {
+    this.pending ??= new Promise<void>((resolve, reject) => {
+      setImmediate(() => {
+        this.pending = undefined;
+        this.sync().then(resolve, reject);
+      });
+    });
+    return this.pending;
+  }
+
+  private async sync(): Promise<void> {
+    // Read before the feed: a commit landing in between is either in this read of the feed or moves the version again.
+    const version = this.source.dataVersion();
+    if (version !== undefined && version === this.version && this.seq !== undefined) return;
+    if (this.seq === undefined) {
+      // A fresh process caches nothing yet: the feed only matters from here on.
+      this.seq = await this.source.latestSeq();
+    } else {
+      this.apply(await this.source.changesSince(this.seq));
+    }
+    this.version = version;
+  }
+
+  private apply(rows: SessionChangeRow[]): void {
+    if (rows.length === 0) return;
+    this.generation++;
+    if (rows.length >= this.options.page) {
+      // Possibly more behind this page: start over rather than miss one.
+      this.entries.clear();
+      this.seq = undefined;
+      return;
+    }
+    for (const change of rows) {
+      if (change.session_id !== null) {
+        this.entries.delete(change.session_id);
+      } else if (change.realm !== null && change.principal_id !== null) {
+        for (const [id, { row }] of this.entries) {
+          const own = row.realm === change.realm && row.principal_id === change.principal_id;
+          const impersonating = change.realm === 'admin' && row.impersonated_by === change.principal_id;
+          if (own || impersonating) this.entries.delete(id);
+        }
+      } else {
+        this.entries.clear();
+      }
+      this.seq = Math.max(this.seq ?? 0, change.seq);
+    }
+  }
+}

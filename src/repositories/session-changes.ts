@@ -1,0 +1,52 @@
+import type { Knex } from 'knex';
+import type { PointReader } from './point-reader.js';
+
+/** What changed: one session, or every session of a principal (`session_id` null). */
+export interface SessionChange {
+  session_id: string | null;
+  realm: string | null;
+  principal_id: number | null;
+}
+
+export interface SessionChangeRow extends SessionChange {
+  seq: number;
+}
+
+/** How long feed rows are kept: far longer than any replica trusts a cached session without reading the feed. */
+export const SESSION_CHANGE_RETENTION_MS = 60 * 60_000;
+
+/** At most this many rows per read; a replica further behind drops its whole cache. */
+export const SESSION_CHANGE_PAGE = 500;
+
+export function createSessionChangesRepository(knex: Knex, reads: PointReader) {
+  // Plain SQL that both engines read the same way: this runs before every cache hit.
+  const since = `select seq, session_id, realm, principal_id from session_changes where seq > ? order by seq limit ${SESSION_CHANGE_PAGE}`;
+  return {
+    /**
+     * Written with the change itself (`trx` is the change's transaction), so
+     * no replica can see the change without its feed row. Retention is
+     * bookkeeping, not business time: the process clock is used.
+     */
+    async record(change: SessionChange, trx: Knex.Transaction): Promise<void> {
+      await trx('session_changes').insert({ ...change, created_at: Date.now() });
+    },
+
+    async latestSeq(): Promise<number> {
+      const row = await reads.first<{ seq: number | null }>('select max(seq) as seq from session_changes', []);
+      return Number(row?.seq ?? 0);
+    },
+
+    async since(seq: number): Promise<SessionChangeRow[]> {
+      const rows = await reads.all<SessionChangeRow>(since, [seq]);
+      return rows.map((r) => ({ ...r, seq: Number(r.seq) }));
+    },
+
+    async prune(): Promise<number> {
+      return knex('session_changes')
+        .where('created_at', '<', Date.now() - SESSION_CHANGE_RETENTION_MS)
+        .delete();
+    },
+  };
+}
+
+export type SessionChangesRepository = ReturnType<typeof createSessionChangesRepository>;

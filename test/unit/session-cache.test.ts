@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { SessionCache, type SessionCacheSource } from '../../src/auth/session-cache.js';
+import type { SessionChangeRow } from '../../src/repositories/session-changes.js';
+import type { SessionWithPrincipal } from '../../src/repositories/sessions.js';
+
+/** An in-memory database for the cache: rows, a change feed, counters of what the cache asked. */
+function fakeSource() {
+  const rows = new Map<string, SessionWithPrincipal>();
+  const feed: SessionChangeRow[] = [];
+  let version = 1;
+  let now = 1_000_000;
+  const counts = { loads: 0, feedReads: 0 };
+  let beforeLoadReturns: (() => Promise<void>) | undefined;
+  const source: SessionCacheSource = {
+    async load(id) {
+      counts.loads++;
+      const row = rows.get(id);
+      const snapshot = row && { ...row };
+      await beforeLoadReturns?.();
+      return snapshot;
+    },
+    async changesSince(seq) {
+      counts.feedReads++;
+      return feed.filter((r) => r.seq > seq);
+    },
+    async latestSeq() {
+      return feed.at(-1)?.seq ?? 0;
+    },
+    dataVersion: () => version,
+    now: () => now,
+  };
+  const session = (id: string, realm = 'account', principal = 1, impersonatedBy: number | null = null): void => {
+    rows.set(id, { id, realm, principal_id: principal, impersonated_by: impersonatedBy, revoked_at: null } as SessionWithPrincipal);
+  };
+  const change = (c: Partial<SessionChangeRow>): void => {
+    feed.push({ seq: (feed.at(-1)?.seq ?? 0) + 1, session_id: null, realm: null, principal_id: null, ...c });
+    version++;
+  };
+  return {
+    source,
+    rows,
+    counts,
+    session,
+    change,
+    advance: (ms: number) => (now += ms),
+    onLoad: (f: (() => Promise<void>) | undefined) => (beforeLoadReturns = f),
+  };
+}
+
+const options = { size: 100, maxAge: 5_000, page: 50 };
+
+test('a cached session is served without reading it again, and the feed is skipped while nothing was committed', async () => {
+  const db = fakeSource();
+  db.session('s1');
+  const cache = new SessionCache(db.source, options);
+  await cache.get('s1');
+  await cache.get('s1');
+  await cache.get('s1');
+  assert.equal(db.counts.loads, 1);
+  assert.equal(db.counts.feedReads, 0);
+});
+
+test('a change to one session evicts it; a change to a principal evicts all of its sessions and those an admin impersonates', async () => {
+  const db = fakeSource();
+  db.session('a1', 'account', 7);
+  db.session('a2', 'account', 7);
+  db.session('other', 'account', 8);
+  db.session('imp', 'account', 8, 42);
+  const cache = new SessionCache(db.source, options);
+  for (const id of ['a1', 'a2', 'other', 'imp']) await cache.get(id);
+  assert.equal(db.counts.loads, 4);
+
+  db.change({ session_id: 'a1' });
+  for (const id of ['a1', 'a2', 'other', 'imp']) await cache.get(id);
+  assert.equal(db.counts.loads, 5, 'only a1 read again');
+
+  db.change({ realm: 'account', principal_id: 7 });
+  db.change({ realm: 'admin', principal_id: 42 });
+  for (const id of ['a1', 'a2', 'other', 'imp']) await cache.get(id);
+  assert.equal(db.counts.loads, 8, 'a1, a2 and the impersonated session read again, not "other"');
+});
+
+test('calls arriving together share one read of the feed', async () => {
+  const db = fakeSource();
+  db.session('s1');
+  const cache = new SessionCache(db.source, options);
+  await cache.get('s1');
+  db.change({ session_id: 'unrelated' });
+  await Promise.all(Array.from({ length: 20 }, () => cache.get('s1')));
+  assert.equal(db.counts.feedReads, 1);
+});
+
+test('a load that overlapped an eviction is not kept', async () => {
+  const db = fakeSource();
+  db.session('s1');
+  const cache = new SessionCache(db.source, options);
+  // While s1 is being read (a slow round trip), it is revoked and another call applies that change
+  // before the read returns: the eviction comes before the copy it should evict.
+  db.onLoad(async () => {
+    db.onLoad(undefined);
+    db.rows.get('s1')!.revoked_at = 1;
+    db.change({ session_id: 's1' });
+    await cache.get('other');
+  });
+  const first = await cache.get('s1');
+  assert.equal(first?.revoked_at, null, 'the read itself saw the row before the change');
+  const second = await cache.get('s1');
+  assert.equal(second?.revoked_at, 1, 'the stale copy was not cached');
+});
+
+test('a full page of changes drops everything; an entry past its maximum age is read again', async () => {
+  const db = fakeSource();
+  db.session('s1');
+  const cache = new SessionCache(db.source, { ...options, page: 3 });
+  await cache.get('s1');
+  for (let i = 0; i < 3; i++) db.change({ session_id: `x${i}` });
+  await cache.get('s1');
+  assert.equal(db.counts.loads, 2);
+  await cache.get('s1');
+  assert.equal(db.counts.loads, 2);
+  db.advance(5_000);
+  await cache.get('s1');
+  assert.equal(db.counts.loads, 3);
+});
+
+test('size 0 turns the cache off', async () => {
+  const db = fakeSource();
+  db.session('s1');
+  const cache = new SessionCache(db.source, { ...options, size: 0 });
+  await cache.get('s1');
+  await cache.get('s1');
+  assert.equal(db.counts.loads, 2);
+});
