@@ -2,8 +2,8 @@ import type { SessionChangeRow } from '../repositories/session-changes.js';
 import type { SessionWithPrincipal } from '../repositories/sessions.js';
 
 export interface SessionCacheSource {
-  /** The session row with its principal's state, read from the database. */
-  load(sessionId: string): Promise<SessionWithPrincipal | undefined>;
+  /** The session row with its principal's state, read from the database (the realm names the principal's table). */
+  load(sessionId: string, realm: string): Promise<SessionWithPrincipal | undefined>;
   /** Feed rows after `seq`, oldest first (at most one page). */
   changesSince(seq: number): Promise<SessionChangeRow[]>;
   latestSeq(): Promise<number>;
@@ -37,7 +37,7 @@ interface Entry {
  * committed.
  *
  * Invariant: a row stored in the cache was read after every feed row applied
- * so far, or is dropped (see `loads`), so an eviction can never be overtaken
+ * so far, or is dropped (see `generation`), so an eviction can never be overtaken
  * by the load it should have evicted.
  */
 export class SessionCache {
@@ -58,20 +58,20 @@ export class SessionCache {
   }
 
   /** The session, from the cache when it is known to be current, else from the database. */
-  async get(sessionId: string): Promise<SessionWithPrincipal | undefined> {
-    if (!this.enabled) return this.source.load(sessionId);
+  async get(sessionId: string, realm: string): Promise<SessionWithPrincipal | undefined> {
+    if (!this.enabled) return this.source.load(sessionId, realm);
     await this.current();
     const entry = this.entries.get(sessionId);
     if (entry && this.source.now() - entry.loadedAt < this.options.maxAge) return entry.row;
-    return this.reload(sessionId);
+    return this.reload(sessionId, realm);
   }
 
   /** Reads the row again (e.g. it looked idle here but another replica may have seen it used since). */
-  async reload(sessionId: string): Promise<SessionWithPrincipal | undefined> {
-    if (!this.enabled) return this.source.load(sessionId);
+  async reload(sessionId: string, realm: string): Promise<SessionWithPrincipal | undefined> {
+    if (!this.enabled) return this.source.load(sessionId, realm);
     const generation = this.generation;
     const loadedAt = this.source.now();
-    const row = await this.source.load(sessionId);
+    const row = await this.source.load(sessionId, realm);
     this.entries.delete(sessionId);
     if (row && generation === this.generation) {
       if (this.entries.size >= this.options.size) this.entries.delete(this.entries.keys().next().value as string);

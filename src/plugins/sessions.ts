@@ -113,26 +113,23 @@ export default fp(
 
     const ended = () => new Fault('Server.Session.check_auth.auth_failed');
 
-    // One cache per principal table (the row joins it), all fed by the one change feed.
-    const caches = new Map<string, SessionCache>();
-    const cacheFor = (lookup: { table: string; idField: string; withPermissions: boolean }): SessionCache => {
-      const key = `${lookup.table}:${lookup.withPermissions}`;
-      let cache = caches.get(key);
-      if (!cache) {
-        cache = new SessionCache(
-          {
-            load: (id): Promise<SessionWithPrincipal | undefined> => app.repos.sessions.findWithPrincipal(id, lookup),
-            changesSince: (seq) => app.repos.sessionChanges.since(seq),
-            latestSeq: () => app.repos.sessionChanges.latestSeq(),
-            dataVersion: () => app.db.reads.dataVersion(),
-            now: () => app.clock.now(),
-          },
-          { size: app.config.SESSION_CACHE_SIZE, maxAge: app.config.SESSION_CACHE_MAX_AGE, page: SESSION_CHANGE_PAGE },
-        );
-        caches.set(key, cache);
-      }
-      return cache;
+    /** The principal's table comes from the token's realm claim; the caller still checks the row's realm. */
+    const loadSession = (id: string, realm: string): Promise<SessionWithPrincipal | undefined> => {
+      const d = entityOfRealm(realm);
+      return d
+        ? app.repos.sessions.findWithPrincipal(id, { table: d.table, idField: d.idField, withPermissions: realm === 'admin' })
+        : Promise.resolve(undefined);
     };
+    const cache = new SessionCache(
+      {
+        load: loadSession,
+        changesSince: (seq) => app.repos.sessionChanges.since(seq),
+        latestSeq: () => app.repos.sessionChanges.latestSeq(),
+        dataVersion: () => app.db.reads.dataVersion(),
+        now: () => app.clock.now(),
+      },
+      { size: app.config.SESSION_CACHE_SIZE, maxAge: app.config.SESSION_CACHE_MAX_AGE, page: SESSION_CHANGE_PAGE },
+    );
     // Feed rows are needed only as long as a replica may lag behind; each replica prunes (idempotent).
     const pruning = setInterval(() => {
       app.repos.sessionChanges.prune().catch((err: unknown) => app.log.warn({ err }, 'pruning the session change feed failed'));
@@ -266,12 +263,9 @@ export default fp(
         if (typeof claims.exp !== 'number' || claims.exp * 1000 <= now || typeof claims.sid !== 'string') {
           throw new Fault('Client.Session.check_auth.failed_to_process_access_token', 'The access token has expired; refresh it or log in again');
         }
-        const d = entityOfRealm(claims.realm);
-        if (!d) throw ended();
-        const lookup = { table: d.table, idField: d.idField, withPermissions: claims.realm === 'admin' };
-        let row = await cacheFor(lookup).get(claims.sid);
+        let row = await cache.get(claims.sid, claims.realm);
         // Idle here may only mean another replica saw the last calls: read the row again before ending it.
-        if (row && !isLive(row, now) && row.revoked_at === null && row.expires_at > now) row = await cacheFor(lookup).reload(claims.sid);
+        if (row && !isLive(row, now) && row.revoked_at === null && row.expires_at > now) row = await cache.reload(claims.sid, claims.realm);
         if (!row || !isLive(row, now) || row.realm !== claims.realm || String(row.principal_id) !== claims.sub) throw ended();
         // A principal that was deleted or blocked loses its sessions at once.
         if (row.p_blocked === null || Boolean(row.p_blocked)) throw ended();
@@ -282,7 +276,7 @@ export default fp(
         const principal = { permissions: row.p_permissions ? (JSON.parse(row.p_permissions) as Permission[]) : [] };
         if (now - row.last_seen_at >= TOUCH_GRANULARITY_MS) {
           await app.repos.sessions.touch(row.id, now);
-          cacheFor(lookup).touched(row.id, now);
+          cache.touched(row.id, now);
         }
         return {
           sessionId: row.id,

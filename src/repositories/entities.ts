@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { EntityDescriptor } from '../entities/descriptors.js';
 import { countRows } from './connection.js';
-import { keyedQuery, type PointReader } from './point-reader.js';
+import { pointQuery, type PointReader } from './point-reader.js';
 import type { SessionChangesRepository } from './session-changes.js';
 
 export type Row = Record<string, unknown>;
@@ -26,19 +26,11 @@ export function createEntityRepository(knex: Knex, reads: PointReader, changes: 
    * the session change feed in the same transaction, so that every replica's
    * session cache drops those sessions before its next call.
    */
-  const changing = async (id: number, trx: Knex.Transaction | undefined, act: (trx: Knex.Transaction) => Promise<number>): Promise<number> => {
-    if (!d.realm) return act(trx as Knex.Transaction);
-    const realm = d.realm;
-    const run = async (t: Knex.Transaction) => {
-      const n = await act(t);
-      if (n > 0) await changes.record({ session_id: null, realm, principal_id: id }, t);
-      return n;
-    };
-    return trx ? run(trx) : knex.transaction(run);
-  };
+  const changing = (id: number, trx: Knex.Transaction | undefined, act: (trx?: Knex.Transaction) => Promise<number>): Promise<number> =>
+    d.realm ? changes.recording(trx, { session_id: null, realm: d.realm, principal_id: id }, act) : act(trx);
   // Reads outside a transaction by id or key go through the point reader (committed rows, as knex would see them).
-  const byId = keyedQuery((id) => knex(d.table).where(d.idField, id).first());
-  const byKey = keyedQuery((key) => knex(d.table).where('login_key', key).first());
+  const byId = pointQuery<Row>(reads, (id) => knex(d.table).where(d.idField, id).first());
+  const byKey = pointQuery<Row>(reads, (key) => knex(d.table).where('login_key', key).first());
   return {
     descriptor: d,
 
@@ -47,20 +39,20 @@ export function createEntityRepository(knex: Knex, reads: PointReader, changes: 
     },
 
     async findById(id: number, trx?: Knex.Transaction): Promise<Row | undefined> {
-      return trx ? table(trx).where(d.idField, id).first() : reads.first<Row>(byId.sql, byId.bind(id));
+      return trx ? table(trx).where(d.idField, id).first() : byId(id);
     },
 
     async findByIds(ids: number[], trx?: Knex.Transaction): Promise<Row[]> {
       if (ids.length === 0) return [];
       if (ids.length === 1 && !trx) {
-        const row = await reads.first<Row>(byId.sql, byId.bind(ids[0]));
+        const row = await byId(ids[0]);
         return row ? [row] : [];
       }
       return table(trx).whereIn(d.idField, ids);
     },
 
     async findByKey(key: string, trx?: Knex.Transaction): Promise<Row | undefined> {
-      return trx ? table(trx).where('login_key', key.toLowerCase()).first() : reads.first<Row>(byKey.sql, byKey.bind(key.toLowerCase()));
+      return trx ? table(trx).where('login_key', key.toLowerCase()).first() : byKey(key.toLowerCase());
     },
 
     async insert(row: Row, trx?: Knex.Transaction): Promise<number> {

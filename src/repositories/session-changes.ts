@@ -31,6 +31,20 @@ export function createSessionChangesRepository(knex: Knex, reads: PointReader) {
       await trx('session_changes').insert({ ...change, created_at: Date.now() });
     },
 
+    /**
+     * Runs a write that can end sessions or alter what they may do, and
+     * records `change` in the same transaction (the caller's, or a new one)
+     * when the write touched any row.
+     */
+    async recording(trx: Knex.Transaction | undefined, change: SessionChange, act: (trx: Knex.Transaction) => Promise<number>): Promise<number> {
+      const run = async (t: Knex.Transaction) => {
+        const n = await act(t);
+        if (n > 0) await this.record(change, t);
+        return n;
+      };
+      return trx ? run(trx) : knex.transaction(run);
+    },
+
     async latestSeq(): Promise<number> {
       const row = await reads.first<{ seq: number | null }>('select max(seq) as seq from session_changes', []);
       return Number(row?.seq ?? 0);

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { countRows } from './connection.js';
-import { keyedQuery, type PointReader } from './point-reader.js';
+import { pointQuery, type PointReader } from './point-reader.js';
 import type { SessionChange, SessionChangesRepository } from './session-changes.js';
 
 export interface SessionRow {
@@ -38,29 +38,16 @@ export type SessionWithPrincipal = SessionRow & {
 
 export function createSessionsRepository(knex: Knex, reads: PointReader, changes: SessionChangesRepository) {
   const table = (trx?: Knex.Transaction) => (trx ?? knex)<SessionRow>('sessions');
-  /**
-   * A change that can end sessions or alter what they may do, and its row in
-   * the session change feed, in one transaction (the caller's, or a new one):
-   * every replica's session cache learns of it before trusting itself again.
-   */
-  const changing = async (trx: Knex.Transaction | undefined, change: SessionChange, act: (trx: Knex.Transaction) => Promise<number>): Promise<number> => {
-    const run = async (t: Knex.Transaction) => {
-      const n = await act(t);
-      if (n > 0) await changes.record(change, t);
-      return n;
-    };
-    return trx ? run(trx) : knex.transaction(run);
-  };
   const oneSession = (id: string): SessionChange => ({ session_id: id, realm: null, principal_id: null });
   const allOf = (realm: string, principalId: number): SessionChange => ({ session_id: null, realm, principal_id: principalId });
   // One compiled query per principal table (and whether admin permissions are read).
-  const withPrincipalQueries = new Map<string, ReturnType<typeof keyedQuery>>();
+  const withPrincipalQueries = new Map<string, (id: unknown) => Promise<SessionWithPrincipal | undefined>>();
   const withPrincipalQuery = (principal: { table: string; idField: string; withPermissions: boolean }) => {
     const key = `${principal.table}:${principal.withPermissions}`;
     let query = withPrincipalQueries.get(key);
     if (!query) {
       // The impersonating admin too: its session ends when that admin is blocked, deleted or loses the permission.
-      query = keyedQuery((id) =>
+      query = pointQuery<SessionWithPrincipal>(reads, (id) =>
         knex('sessions')
           .leftJoin({ p: principal.table }, `p.${principal.idField}`, 'sessions.principal_id')
           .leftJoin({ imp: 'users' }, 'imp.i_user', 'sessions.impersonated_by')
@@ -75,7 +62,7 @@ export function createSessionsRepository(knex: Knex, reads: PointReader, changes
     }
     return query;
   };
-  const byId = keyedQuery((id) => knex('sessions').where({ id }).first());
+  const byId = pointQuery<SessionRow>(reads, (id) => knex('sessions').where({ id }).first());
   return {
     async insert(row: NewSession, trx?: Knex.Transaction): Promise<void> {
       await table(trx).insert(row);
@@ -87,12 +74,11 @@ export function createSessionsRepository(knex: Knex, reads: PointReader, changes
      * token's realm claim; the caller still checks the row's realm.
      */
     async findWithPrincipal(id: string, principal: { table: string; idField: string; withPermissions: boolean }): Promise<SessionWithPrincipal | undefined> {
-      const query = withPrincipalQuery(principal);
-      return reads.first<SessionWithPrincipal>(query.sql, query.bind(id));
+      return withPrincipalQuery(principal)(id);
     },
 
     async findById(id: string, trx?: Knex.Transaction): Promise<SessionRow | undefined> {
-      return trx ? table(trx).where({ id }).first() : reads.first<SessionRow>(byId.sql, byId.bind(id));
+      return trx ? table(trx).where({ id }).first() : byId(id);
     },
 
     /** Slides the idle window; only moves forward, so concurrent calls cannot move it back. */
@@ -101,7 +87,7 @@ export function createSessionsRepository(knex: Knex, reads: PointReader, changes
     },
 
     async revoke(id: string, now: number, reason: string, trx?: Knex.Transaction): Promise<number> {
-      return changing(trx, oneSession(id), (t) => table(t).where({ id }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason }));
+      return changes.recording(trx, oneSession(id), (t) => table(t).where({ id }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason }));
     },
 
     /**
@@ -148,22 +134,22 @@ export function createSessionsRepository(knex: Knex, reads: PointReader, changes
 
     /** Revokes a session only if it belongs to this principal (so nobody can end another principal's session). */
     async revokeOwn(id: string, realm: string, principalId: number, now: number, reason: string, trx?: Knex.Transaction): Promise<number> {
-      return changing(trx, oneSession(id), (t) =>
+      return changes.recording(trx, oneSession(id), (t) =>
         table(t).where({ id, realm, principal_id: principalId }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason }),
       );
     },
 
     async liftRestriction(id: string, trx?: Knex.Transaction): Promise<void> {
-      await changing(trx, oneSession(id), (t) => table(t).where({ id }).update({ restricted: false }));
+      await changes.recording(trx, oneSession(id), (t) => table(t).where({ id }).update({ restricted: false }));
     },
 
     /** The principal is gone: its sessions go with it. */
     async deleteAllOf(realm: string, principalId: number, trx?: Knex.Transaction): Promise<number> {
-      return changing(trx, allOf(realm, principalId), (t) => table(t).where({ realm, principal_id: principalId }).delete());
+      return changes.recording(trx, allOf(realm, principalId), (t) => table(t).where({ realm, principal_id: principalId }).delete());
     },
 
     async revokeAllOf(realm: string, principalId: number, now: number, reason: string, exceptId?: string, trx?: Knex.Transaction): Promise<number> {
-      return changing(trx, allOf(realm, principalId), (t) => {
+      return changes.recording(trx, allOf(realm, principalId), (t) => {
         const q = table(t).where({ realm, principal_id: principalId }).whereNull('revoked_at');
         if (exceptId) q.andWhereNot({ id: exceptId });
         return q.update({ revoked_at: now, revoke_reason: reason });

@@ -54,9 +54,9 @@ test('a cached session is served without reading it again, and the feed is skipp
   const db = fakeSource();
   db.session('s1');
   const cache = new SessionCache(db.source, options);
-  await cache.get('s1');
-  await cache.get('s1');
-  await cache.get('s1');
+  await cache.get('s1', 'account');
+  await cache.get('s1', 'account');
+  await cache.get('s1', 'account');
   assert.equal(db.counts.loads, 1);
   assert.equal(db.counts.feedReads, 0);
 });
@@ -68,16 +68,16 @@ test('a change to one session evicts it; a change to a principal evicts all of i
   db.session('other', 'account', 8);
   db.session('imp', 'account', 8, 42);
   const cache = new SessionCache(db.source, options);
-  for (const id of ['a1', 'a2', 'other', 'imp']) await cache.get(id);
+  for (const id of ['a1', 'a2', 'other', 'imp']) await cache.get(id, 'account');
   assert.equal(db.counts.loads, 4);
 
   db.change({ session_id: 'a1' });
-  for (const id of ['a1', 'a2', 'other', 'imp']) await cache.get(id);
+  for (const id of ['a1', 'a2', 'other', 'imp']) await cache.get(id, 'account');
   assert.equal(db.counts.loads, 5, 'only a1 read again');
 
   db.change({ realm: 'account', principal_id: 7 });
   db.change({ realm: 'admin', principal_id: 42 });
-  for (const id of ['a1', 'a2', 'other', 'imp']) await cache.get(id);
+  for (const id of ['a1', 'a2', 'other', 'imp']) await cache.get(id, 'account');
   assert.equal(db.counts.loads, 8, 'a1, a2 and the impersonated session read again, not "other"');
 });
 
@@ -85,9 +85,9 @@ test('calls arriving together share one read of the feed', async () => {
   const db = fakeSource();
   db.session('s1');
   const cache = new SessionCache(db.source, options);
-  await cache.get('s1');
+  await cache.get('s1', 'account');
   db.change({ session_id: 'unrelated' });
-  await Promise.all(Array.from({ length: 20 }, () => cache.get('s1')));
+  await Promise.all(Array.from({ length: 20 }, () => cache.get('s1', 'account')));
   assert.equal(db.counts.feedReads, 1);
 });
 
@@ -101,11 +101,11 @@ test('a load that overlapped an eviction is not kept', async () => {
     db.onLoad(undefined);
     db.rows.get('s1')!.revoked_at = 1;
     db.change({ session_id: 's1' });
-    await cache.get('other');
+    await cache.get('other', 'account');
   });
-  const first = await cache.get('s1');
+  const first = await cache.get('s1', 'account');
   assert.equal(first?.revoked_at, null, 'the read itself saw the row before the change');
-  const second = await cache.get('s1');
+  const second = await cache.get('s1', 'account');
   assert.equal(second?.revoked_at, 1, 'the stale copy was not cached');
 });
 
@@ -113,14 +113,14 @@ test('a full page of changes drops everything; an entry past its maximum age is 
   const db = fakeSource();
   db.session('s1');
   const cache = new SessionCache(db.source, { ...options, page: 3 });
-  await cache.get('s1');
+  await cache.get('s1', 'account');
   for (let i = 0; i < 3; i++) db.change({ session_id: `x${i}` });
-  await cache.get('s1');
+  await cache.get('s1', 'account');
   assert.equal(db.counts.loads, 2);
-  await cache.get('s1');
+  await cache.get('s1', 'account');
   assert.equal(db.counts.loads, 2);
   db.advance(5_000);
-  await cache.get('s1');
+  await cache.get('s1', 'account');
   assert.equal(db.counts.loads, 3);
 });
 
@@ -128,7 +128,7 @@ test('size 0 turns the cache off', async () => {
   const db = fakeSource();
   db.session('s1');
   const cache = new SessionCache(db.source, { ...options, size: 0 });
-  await cache.get('s1');
-  await cache.get('s1');
+  await cache.get('s1', 'account');
+  await cache.get('s1', 'account');
   assert.equal(db.counts.loads, 2);
 });
