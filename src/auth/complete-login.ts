@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { sha256 } from '../domain/crypto/hash.js';
-import type { Knex } from 'knex';
+import type { Transaction } from '../repositories/writer.js';
 import type { EntityDescriptor } from '../entities/descriptors.js';
 import type { IssuedSession } from '../plugins/sessions.js';
 import type { Row } from '../repositories/entities.js';
@@ -28,7 +28,7 @@ export async function completeLogin(
   d: EntityDescriptor & { realm: string },
   row: Row,
   amr: string[],
-  trx?: Knex.Transaction,
+  trx?: Transaction,
 ): Promise<LoginResult> {
   const { app } = ctx;
   const now = app.clock.now();

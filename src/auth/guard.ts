@@ -3,17 +3,22 @@ import { lockDuration, retryAfterSeconds } from '../domain/lockout.js';
 import type { GuardRow, GuardScope } from '../repositories/login-guards.js';
 import { Fault } from '../rpc/faults.js';
 import type { CallContext } from '../rpc/registry.js';
+import type { Transaction } from '../repositories/writer.js';
 
 const RATE_WINDOW_MS = 60_000;
 
-/** A claimed attempt: exactly one of its outcomes is reported. */
+/**
+ * A claimed attempt: exactly one of its outcomes is reported. Each outcome
+ * takes the caller's transaction, so that it commits with what it concludes
+ * (a success with its session), or runs in one of its own.
+ */
 export interface Attempt {
   /** Wrong password or code. Returns the lock end when this failure locked the login. */
-  failed(): Promise<number | undefined>;
+  failed(trx?: Transaction): Promise<number | undefined>;
   /** Right password, another factor still to come. */
-  passed(): Promise<void>;
+  passed(trx?: Transaction): Promise<void>;
   /** Fully logged in. */
-  succeeded(): Promise<void>;
+  succeeded(trx?: Transaction): Promise<void>;
   /**
    * Call in `finally`: gives the slot back if no outcome was reported (the
    * call failed for another reason), so a slot can never leak and leave the
@@ -35,14 +40,25 @@ function bruteForce(row: GuardRow | undefined, now: number, fallbackMs: number):
  * counted and locked the same way, so the answers reveal nothing.
  */
 export async function guardAttempt(ctx: CallContext, realm: string, loginKey: string): Promise<Attempt> {
+  const claimed = await ctx.app.db.writer.transaction((ex) => claimAttempt(ctx, realm, loginKey, ex));
+  if (claimed instanceof Fault) throw claimed;
+  return claimed;
+}
+
+/**
+ * `guardAttempt` inside the caller's transaction. A refusal is returned, not
+ * thrown, so that the caller commits the hit and the given-back slots before
+ * throwing it.
+ */
+export async function claimAttempt(ctx: CallContext, realm: string, loginKey: string, trx: Transaction): Promise<Attempt | Fault> {
   const { app } = ctx;
   const now = app.clock.now();
   const { config } = app;
   const guards = app.repos.loginGuards;
 
-  const rate = await app.repos.rateWindows.hit(`login:${ctx.ip}`, RATE_WINDOW_MS, now);
+  const rate = await app.repos.rateWindows.hit(`login:${ctx.ip}`, RATE_WINDOW_MS, now, trx);
   if (rate.hits > config.RATE_LIMIT_LOGIN) {
-    throw new Fault('Client.Request.rate_limited', undefined, { retry_after: retryAfterSeconds(rate.windowEnd, now) });
+    return new Fault('Client.Request.rate_limited', undefined, { retry_after: retryAfterSeconds(rate.windowEnd, now) });
   }
 
   const lockMs = (n: number) => lockDuration(n, config.LOCKOUT_DURATION, config.LOCKOUT_MAX);
@@ -52,36 +68,42 @@ export async function guardAttempt(ctx: CallContext, realm: string, loginKey: st
   ];
   const claimed: Array<[GuardScope, string, number]> = [];
   for (const [scope, key, threshold] of scopes) {
-    const claim = await guards.claim(scope, key, threshold, now);
+    const claim = await guards.claim(scope, key, threshold, now, trx);
     if (!claim.ok) {
       // Give back what this attempt already claimed: it was never evaluated.
-      for (const [s, k] of claimed) await guards.release(s, k, now);
-      throw bruteForce(claim.row, now, config.LOCKOUT_DURATION);
+      for (const [s, k] of claimed) await guards.release(s, k, now, trx);
+      return bruteForce(claim.row, now, config.LOCKOUT_DURATION);
     }
     claimed.push([scope, key, threshold]);
   }
 
   let settled = false;
-  const release = async () => {
-    for (const [scope, key] of claimed) await guards.release(scope, key, app.clock.now());
+  // Every outcome touches all claimed counters together: in the caller's transaction, or one of its own.
+  const forEachClaimed = <T>(trx: Transaction | undefined, act: (scope: GuardScope, key: string, threshold: number, t: Transaction) => Promise<T>) =>
+    app.db.writer.within(trx, async (t) => {
+      const results: T[] = [];
+      for (const [scope, key, threshold] of claimed) results.push(await act(scope, key, threshold, t));
+      return results;
+    });
+  const release = async (trx?: Transaction) => {
+    await forEachClaimed(trx, (scope, key, _threshold, t) => guards.release(scope, key, app.clock.now(), t));
   };
   return {
-    async failed() {
+    async failed(trx) {
       settled = true;
-      let lockedUntil: number | undefined;
-      for (const [scope, key, threshold] of claimed) {
-        const until = await guards.failed(scope, key, threshold, app.clock.now(), lockMs);
-        if (scope === 'login' && until !== undefined) lockedUntil = until;
-      }
-      return lockedUntil;
+      const locks = await forEachClaimed(trx, async (scope, key, threshold, t) => {
+        const until = await guards.failed(scope, key, threshold, app.clock.now(), lockMs, t);
+        return scope === 'login' ? until : undefined;
+      });
+      return locks.find((until) => until !== undefined);
     },
-    async passed() {
+    async passed(trx) {
       settled = true;
-      await release();
+      await release(trx);
     },
-    async succeeded() {
+    async succeeded(trx) {
       settled = true;
-      for (const [scope, key] of claimed) await guards.reset(scope, key, app.clock.now());
+      await forEachClaimed(trx, (scope, key, _threshold, t) => guards.reset(scope, key, app.clock.now(), t));
     },
     async abandon() {
       if (settled) return;

@@ -2,13 +2,13 @@ import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import fastifyJwt from '@fastify/jwt';
 import { sha256 } from '../domain/crypto/hash.js';
 import fp from 'fastify-plugin';
-import type { Knex } from 'knex';
 import type { Permission } from '../domain/permissions.js';
 import { entityOfRealm } from '../entities/descriptors.js';
 import { Fault } from '../rpc/faults.js';
 import { isLiveSession, type SessionRow, type SessionWithPrincipal } from '../repositories/sessions.js';
 import { SESSION_CHANGE_PAGE } from '../repositories/session-changes.js';
 import { SessionCache } from '../auth/session-cache.js';
+import type { Transaction } from '../repositories/writer.js';
 
 /** What a method sees of the caller's session. */
 export interface AuthenticatedSession {
@@ -48,7 +48,7 @@ export interface RefreshedSession extends IssuedSession {
 }
 
 /** Loads a principal for a session: undefined when it no longer exists or is blocked. */
-export type PrincipalLoader = (realm: string, id: number) => Promise<{ permissions: Permission[] } | undefined>;
+export type PrincipalLoader = (realm: string, id: number, trx?: Transaction) => Promise<{ permissions: Permission[] } | undefined>;
 
 interface AccessClaims {
   sub: string;
@@ -62,7 +62,7 @@ interface AccessClaims {
 declare module 'fastify' {
   interface FastifyInstance {
     sessions: {
-      create(input: NewSessionInput, trx?: Knex.Transaction): Promise<IssuedSession>;
+      create(input: NewSessionInput, trx?: Transaction): Promise<IssuedSession>;
       /**
        * Rotates a refresh token: a new access token and a new refresh token;
        * the presented one stops working. Presenting an already rotated token
@@ -103,10 +103,10 @@ export default fp(
       verify: { algorithms: ['HS256'], ignoreExpiration: true, cache: VERIFIED_TOKEN_CACHE_SIZE },
     });
 
-    const loadPrincipal: PrincipalLoader = async (realm, id) => {
+    const loadPrincipal: PrincipalLoader = async (realm, id, trx) => {
       const d = entityOfRealm(realm);
       if (!d) return undefined;
-      const row = await app.repos.entities[d.name].findById(id);
+      const row = await app.repos.entities[d.name].findById(id, trx);
       if (!row || row.blocked) return undefined;
       return { permissions: realm === 'admin' ? (JSON.parse(String(row.permissions)) as Permission[]) : [] };
     };
@@ -189,7 +189,7 @@ export default fp(
     }
 
     app.decorate('sessions', {
-      async create(input: NewSessionInput, trx?: Knex.Transaction): Promise<IssuedSession> {
+      async create(input: NewSessionInput, trx?: Transaction): Promise<IssuedSession> {
         const now = app.clock.now();
         const id = randomUUID();
         const refreshToken = newRefreshToken(id);
@@ -223,23 +223,26 @@ export default fp(
 
       async refresh(refreshToken: string, ip?: string): Promise<RefreshedSession> {
         const sessionId = REFRESH_TOKEN.exec(refreshToken)?.[1];
-        const row = sessionId ? await app.repos.sessions.findById(sessionId) : undefined;
-        if (!row) throw refreshRefused();
+        if (!sessionId) throw refreshRefused();
         const now = app.clock.now();
         const presented = sha256(refreshToken);
-        if (row.refresh_token_hash === null || !sameHash(presented, row.refresh_token_hash)) {
-          // The token one generation back is theft; any other token is just wrong and ends nothing
-          // (a session id alone, which callers see, must not let anyone end a session).
-          if (row.previous_refresh_token_hash !== null && sameHash(presented, row.previous_refresh_token_hash)) await refreshTokenReused(row, now, ip);
-          throw refreshRefused();
-        }
-        if (!isLive(row, now) || !(await loadPrincipal(row.realm, row.principal_id))) throw refreshRefused();
-        const next = newRefreshToken(row.id);
-        if (!(await app.repos.sessions.rotateRefreshToken(row.id, presented, sha256(next), now))) {
-          // Another refresh with the same token won in between: the token was used twice.
-          await refreshTokenReused(row, now, ip);
-          throw refreshRefused();
-        }
+        const next = newRefreshToken(sessionId);
+        // Read, checked and rotated in one short transaction on the write connection.
+        const outcome = await app.db.writer.transaction(async (ex): Promise<{ row?: SessionRow; reused?: SessionRow }> => {
+          const row = await app.repos.sessions.findById(sessionId, ex);
+          if (!row) return {};
+          if (row.refresh_token_hash === null || !sameHash(presented, row.refresh_token_hash)) {
+            // The token one generation back is theft; any other token is just wrong and ends nothing
+            // (a session id alone, which callers see, must not let anyone end a session).
+            return row.previous_refresh_token_hash !== null && sameHash(presented, row.previous_refresh_token_hash) ? { reused: row } : {};
+          }
+          if (!isLive(row, now) || !(await loadPrincipal(row.realm, row.principal_id, ex))) return {};
+          // Compare-and-set: of two refreshes with the same token (on any replica), one wins; the other is reuse.
+          return (await app.repos.sessions.rotateRefreshToken(row.id, presented, sha256(next), now, ex)) ? { row } : { reused: row };
+        });
+        if (outcome.reused) await refreshTokenReused(outcome.reused, now, ip);
+        const row = outcome.row;
+        if (!row) throw refreshRefused();
         const amr = JSON.parse(row.amr) as string[];
         const access = issueAccessToken({ id: row.id, realm: row.realm, principalId: row.principal_id, amr, expiresAt: row.expires_at }, now);
         return {

@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
-import { countRows } from './connection.js';
+import { countRows, type Database } from './connection.js';
+import { compile, param } from './statements.js';
+import type { Transaction } from './writer.js';
 
 export interface AuditEvent {
   event: string;
@@ -31,12 +33,16 @@ export interface AuditQuery {
   offset: number;
 }
 
-export function createAuditRepository(knex: Knex) {
+const COLUMNS = ['event', 'actor_realm', 'actor_id', 'session_id', 'realm', 'entity', 'entity_id', 'ip', 'at', 'details'] as const;
+
+export function createAuditRepository({ knex, writer }: Database) {
   const table = (trx?: Knex.Transaction) => (trx ?? knex)<AuditRow>('audit_log');
+  const insert = compile(knex('audit_log').insert(Object.fromEntries(COLUMNS.map((c) => [c, param(c)]))));
   return {
     /** Pass the transaction of the change being audited: both commit or neither. */
-    async record(event: AuditEvent, at: number, trx?: Knex.Transaction): Promise<void> {
-      await table(trx).insert({ ...event, at, details: event.details ? JSON.stringify(event.details) : null });
+    async record(event: AuditEvent, at: number, trx?: Transaction): Promise<void> {
+      const details = event.details ? JSON.stringify(event.details) : null;
+      await writer.within(trx, (ex) => ex.run(insert, { ...event, at, details }));
     },
 
     async list(q: AuditQuery, trx?: Knex.Transaction): Promise<{ rows: AuditRow[]; total: number }> {

@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { migrationSource } from '../../db/migrations/index.js';
 import { knexPointReader, mysqlPointReader, sqlitePointReader, type PointReader } from './point-reader.js';
+import { knexWriter, sqliteWriter, type Writer } from './writer.js';
 
 export type Dialect = 'sqlite' | 'mysql';
 
@@ -11,6 +12,8 @@ export interface Database {
   dialect: Dialect;
   /** Committed single-row reads outside knex, for the hot paths (see point-reader.ts). */
   reads: PointReader;
+  /** Transactions of compiled statements for the hot write paths (see writer.ts). */
+  writer: Writer;
 }
 
 const STATEMENT_CACHE_SIZE = 500;
@@ -66,7 +69,12 @@ export function createDatabase(url: string): Database {
         },
       },
     });
-    return { knex, dialect: 'sqlite', reads: filename === ':memory:' ? knexPointReader(knex) : sqlitePointReader(filename) };
+    return {
+      knex,
+      dialect: 'sqlite',
+      reads: filename === ':memory:' ? knexPointReader(knex) : sqlitePointReader(filename),
+      writer: sqliteWriter(knex),
+    };
   }
   const connection = {
     uri: url.replace(/^mariadb:/, 'mysql:'),
@@ -82,7 +90,7 @@ export function createDatabase(url: string): Database {
     pool: { min: 0, max: 10 },
     acquireConnectionTimeout: 10_000,
   });
-  return { knex, dialect: 'mysql', reads: mysqlPointReader(connection, 10) };
+  return { knex, dialect: 'mysql', reads: mysqlPointReader(connection, 10), writer: knexWriter(knex, 'mysql') };
 }
 
 /** COUNT(*) of a query, as a number on every engine (mysql2 may answer BIGINT counts as strings). */

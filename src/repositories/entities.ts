@@ -3,6 +3,7 @@ import type { EntityDescriptor } from '../entities/descriptors.js';
 import { countRows } from './connection.js';
 import { pointQuery, type PointReader } from './point-reader.js';
 import type { SessionChangesRepository } from './session-changes.js';
+import { isExecutor, type Transaction } from './writer.js';
 
 export type Row = Record<string, unknown>;
 
@@ -38,8 +39,9 @@ export function createEntityRepository(knex: Knex, reads: PointReader, changes: 
       return countRows(table(trx));
     },
 
-    async findById(id: number, trx?: Knex.Transaction): Promise<Row | undefined> {
-      return trx ? table(trx).where(d.idField, id).first() : byId(id);
+    async findById(id: number, trx?: Transaction): Promise<Row | undefined> {
+      if (!trx) return byId(id);
+      return isExecutor(trx) ? trx.first<Row>(byId.statement, { key: id }) : table(trx).where(d.idField, id).first();
     },
 
     async findByIds(ids: number[], trx?: Knex.Transaction): Promise<Row[]> {

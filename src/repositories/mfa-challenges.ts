@@ -1,4 +1,8 @@
 import type { Knex } from 'knex';
+import type { Database } from './connection.js';
+import { pointQueryOf } from './point-reader.js';
+import { compile, param } from './statements.js';
+import { isExecutor, type Transaction } from './writer.js';
 
 export interface MfaChallengeRow {
   /** sha256 of the mfa_token; the token itself is never stored. */
@@ -13,8 +17,15 @@ export interface MfaChallengeRow {
   consumed_at: number | null;
 }
 
-export function createMfaChallengesRepository(knex: Knex) {
+export function createMfaChallengesRepository({ knex, reads, writer }: Database) {
   const table = (trx?: Knex.Transaction) => (trx ?? knex)<MfaChallengeRow>('mfa_challenges');
+  const live = (q: Knex.QueryBuilder) =>
+    q
+      .where({ token_hash: param('tokenHash') })
+      .whereNull('consumed_at')
+      .andWhere('expires_at', '>', param('now'));
+  const findLive = pointQueryOf<MfaChallengeRow>(reads, live(knex('mfa_challenges')).first());
+  const consume = compile(live(knex('mfa_challenges')).update({ consumed_at: param('now') }));
   return {
     async insert(row: MfaChallengeRow, trx?: Knex.Transaction): Promise<void> {
       await table(trx).insert(row);
@@ -24,14 +35,14 @@ export function createMfaChallengesRepository(knex: Knex) {
         .delete();
     },
 
-    async findLive(tokenHash: string, now: number, trx?: Knex.Transaction): Promise<MfaChallengeRow | undefined> {
-      return table(trx).where({ token_hash: tokenHash }).whereNull('consumed_at').andWhere('expires_at', '>', now).first();
+    async findLive(tokenHash: string, now: number, trx?: Transaction): Promise<MfaChallengeRow | undefined> {
+      if (!trx) return findLive({ tokenHash, now });
+      return isExecutor(trx) ? trx.first<MfaChallengeRow>(findLive.statement, { tokenHash, now }) : live(table(trx)).first();
     },
 
     /** Single use: true only for the one caller that consumes it. */
-    async consume(tokenHash: string, now: number, trx?: Knex.Transaction): Promise<boolean> {
-      const n = await table(trx).where({ token_hash: tokenHash }).whereNull('consumed_at').andWhere('expires_at', '>', now).update({ consumed_at: now });
-      return n === 1;
+    async consume(tokenHash: string, now: number, trx?: Transaction): Promise<boolean> {
+      return (await writer.within(trx, (ex) => ex.run(consume, { tokenHash, now }))) === 1;
     },
 
     async removeFor(realm: string, principalId: number, trx?: Knex.Transaction): Promise<number> {

@@ -1,6 +1,7 @@
 import BetterSqlite3 from 'better-sqlite3';
 import type { Knex } from 'knex';
 import { createPool, type Pool, type RowDataPacket } from 'mysql2/promise';
+import { compile, param, type Statement, type Values } from './statements.js';
 
 /**
  * Reads of one committed row by key, outside knex: the hot path of every
@@ -102,35 +103,20 @@ export function knexPointReader(knex: Knex): PointReader {
   };
 }
 
-/** Stands for the key while a query is compiled; never sent to the database. */
-const KEY = '\u0000point-reader-key\u0000';
+/** A lookup by one key on the point reader; its statement (parameter `key`) serves a writer's executor too. */
+export interface PointQuery<T> {
+  (key: unknown): Promise<T | undefined>;
+  readonly statement: Statement;
+}
 
-/**
- * A knex query compiled once into SQL for the point reader: the builder keeps
- * the dialect's quoting, and the returned function runs it with the key where
- * `KEY` stood.
- *
- * Integer constants of the builder (`.first()`'s `LIMIT 1`) are written into
- * the SQL: SQLite runs `LIMIT ?` about three times slower than `LIMIT 1`
- * (measured: 26 µs against 7 µs for the session lookup).
- */
-export function pointQuery<T>(reads: PointReader, build: (key: string) => Knex.QueryBuilder): (key: unknown) => Promise<T | undefined> {
-  const { sql, bindings } = build(KEY).toSQL();
-  const parts = sql.split('?');
-  if (parts.length !== bindings.length + 1) throw new Error(`cannot compile for the point reader: ${sql}`);
-  let text = parts[0] as string;
-  const kept: unknown[] = [];
-  bindings.forEach((b, i) => {
-    if (typeof b === 'number' && Number.isInteger(b)) text += String(b);
-    else {
-      text += '?';
-      kept.push(b);
-    }
-    text += parts[i + 1];
-  });
-  return (key) =>
-    reads.first<T>(
-      text,
-      kept.map((b) => (b === KEY ? key : b)),
-    );
+/** A knex query compiled once (see statements.ts) into a lookup by one key on the point reader. */
+export function pointQuery<T>(reads: PointReader, build: (key: string) => Knex.QueryBuilder): PointQuery<T> {
+  const query = pointQueryOf<T>(reads, build(param('key')));
+  return Object.assign((key: unknown) => query({ key }), { statement: query.statement });
+}
+
+/** The same for a query with several named parameters (`param(name)`). */
+export function pointQueryOf<T>(reads: PointReader, query: Knex.QueryBuilder): ((values: Values) => Promise<T | undefined>) & { statement: Statement } {
+  const statement = compile(query);
+  return Object.assign((values: Values) => reads.first<T>(statement.sql, statement.bind(values)), { statement });
 }

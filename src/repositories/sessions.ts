@@ -1,6 +1,8 @@
 import type { Knex } from 'knex';
-import { countRows } from './connection.js';
-import { pointQuery, type PointReader } from './point-reader.js';
+import { countRows, type Database } from './connection.js';
+import { pointQuery } from './point-reader.js';
+import { compile, param } from './statements.js';
+import { isExecutor, type Transaction } from './writer.js';
 import type { SessionChange, SessionChangesRepository } from './session-changes.js';
 
 export interface SessionRow {
@@ -36,7 +38,22 @@ export type SessionWithPrincipal = SessionRow & {
   imp_permissions: string | null;
 };
 
-export function createSessionsRepository(knex: Knex, reads: PointReader, changes: SessionChangesRepository) {
+const NEW_SESSION_COLUMNS = [
+  'id',
+  'realm',
+  'principal_id',
+  'amr',
+  'restricted',
+  'impersonated_by',
+  'refresh_token_hash',
+  'ip',
+  'user_agent',
+  'created_at',
+  'last_seen_at',
+  'expires_at',
+] as const satisfies ReadonlyArray<keyof NewSession>;
+
+export function createSessionsRepository({ knex, reads, writer }: Database, changes: SessionChangesRepository) {
   const table = (trx?: Knex.Transaction) => (trx ?? knex)<SessionRow>('sessions');
   const oneSession = (id: string): SessionChange => ({ session_id: id, realm: null, principal_id: null });
   const allOf = (realm: string, principalId: number): SessionChange => ({ session_id: null, realm, principal_id: principalId });
@@ -63,9 +80,21 @@ export function createSessionsRepository(knex: Knex, reads: PointReader, changes
     return query;
   };
   const byId = pointQuery<SessionRow>(reads, (id) => knex('sessions').where({ id }).first());
+  // The writes of a login and of a refresh, compiled once (see statements.ts).
+  const insertSession = compile(knex('sessions').insert(Object.fromEntries(NEW_SESSION_COLUMNS.map((c) => [c, param(c)]))));
+  const rotate = compile(
+    knex('sessions')
+      .where({ id: param('id'), refresh_token_hash: param('oldHash') })
+      .whereNull('revoked_at')
+      .update({
+        refresh_token_hash: param('newHash'),
+        previous_refresh_token_hash: param('oldHash'),
+        last_seen_at: knex.raw('CASE WHEN last_seen_at < ? THEN ? ELSE last_seen_at END', [param('now'), param('now')]),
+      }),
+  );
   return {
-    async insert(row: NewSession, trx?: Knex.Transaction): Promise<void> {
-      await table(trx).insert(row);
+    async insert(row: NewSession, trx?: Transaction): Promise<void> {
+      await writer.within(trx, (ex) => ex.run(insertSession, row));
     },
 
     /**
@@ -77,8 +106,9 @@ export function createSessionsRepository(knex: Knex, reads: PointReader, changes
       return withPrincipalQuery(principal)(id);
     },
 
-    async findById(id: string, trx?: Knex.Transaction): Promise<SessionRow | undefined> {
-      return trx ? table(trx).where({ id }).first() : byId(id);
+    async findById(id: string, trx?: Transaction): Promise<SessionRow | undefined> {
+      if (!trx) return byId(id);
+      return isExecutor(trx) ? trx.first<SessionRow>(byId.statement, { key: id }) : table(trx).where({ id }).first();
     },
 
     /** Slides the idle window; only moves forward, so concurrent calls cannot move it back. */
@@ -96,17 +126,8 @@ export function createSessionsRepository(knex: Knex, reads: PointReader, changes
      * the same token exactly one wins. Counts as activity (slides the idle
      * window, never backwards). Returns whether this call won.
      */
-    async rotateRefreshToken(id: string, oldHash: string, newHash: string, now: number, trx?: Knex.Transaction): Promise<boolean> {
-      const db = trx ?? knex;
-      const n = await table(trx)
-        .where({ id, refresh_token_hash: oldHash })
-        .whereNull('revoked_at')
-        .update({
-          refresh_token_hash: newHash,
-          previous_refresh_token_hash: oldHash,
-          last_seen_at: db.raw('CASE WHEN last_seen_at < ? THEN ? ELSE last_seen_at END', [now, now]),
-        });
-      return n === 1;
+    async rotateRefreshToken(id: string, oldHash: string, newHash: string, now: number, trx?: Transaction): Promise<boolean> {
+      return (await writer.within(trx, (ex) => ex.run(rotate, { id, oldHash, newHash, now }))) === 1;
     },
 
     /** A principal's live sessions (not revoked, not past `expires_at`, seen after `idleSince`), newest first. */

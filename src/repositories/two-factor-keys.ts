@@ -1,4 +1,8 @@
 import type { Knex } from 'knex';
+import type { Database } from './connection.js';
+import { pointQueryOf } from './point-reader.js';
+import { compile, param } from './statements.js';
+import { isExecutor, type Transaction } from './writer.js';
 
 export interface TwoFactorKeyRow {
   realm: string;
@@ -12,10 +16,20 @@ export interface TwoFactorKeyRow {
   last_used_step?: number | null;
 }
 
-export function createTwoFactorKeysRepository(knex: Knex) {
+export function createTwoFactorKeysRepository({ knex, reads, writer }: Database) {
   const table = (trx?: Knex.Transaction) => (trx ?? knex)<TwoFactorKeyRow>('two_factor_keys');
+  const owner = { realm: param('realm'), principal_id: param('principalId') };
+  const find = pointQueryOf<TwoFactorKeyRow>(reads, knex('two_factor_keys').where(owner).first());
+  const useStep = compile(
+    knex('two_factor_keys')
+      .where(owner)
+      .andWhere((q) => q.whereNull('last_used_step').orWhere('last_used_step', '<', param('step')))
+      .update({ last_used_step: param('step') }),
+  );
   return {
-    async find(realm: string, principalId: number, trx?: Knex.Transaction): Promise<TwoFactorKeyRow | undefined> {
+    async find(realm: string, principalId: number, trx?: Transaction): Promise<TwoFactorKeyRow | undefined> {
+      if (!trx) return find({ realm, principalId });
+      if (isExecutor(trx)) return trx.first<TwoFactorKeyRow>(find.statement, { realm, principalId });
       return table(trx).where({ realm, principal_id: principalId }).first();
     },
 
@@ -55,12 +69,8 @@ export function createTwoFactorKeysRepository(knex: Knex) {
      * was accepted before: one atomic UPDATE, so two replicas racing with the
      * same code cannot both win (RFC 6238 section 5.2: one-time use).
      */
-    async useStep(realm: string, principalId: number, step: number, trx?: Knex.Transaction): Promise<boolean> {
-      const n = await table(trx)
-        .where({ realm, principal_id: principalId })
-        .andWhere((q) => q.whereNull('last_used_step').orWhere('last_used_step', '<', step))
-        .update({ last_used_step: step });
-      return n === 1;
+    async useStep(realm: string, principalId: number, step: number, trx?: Transaction): Promise<boolean> {
+      return (await writer.within(trx, (ex) => ex.run(useStep, { realm, principalId, step }))) === 1;
     },
 
     async remove(realm: string, principalId: number, trx?: Knex.Transaction): Promise<number> {

@@ -1,6 +1,6 @@
 import { completeLogin, type LoginResult } from '../../auth/complete-login.js';
 import { sha256 } from '../../domain/crypto/hash.js';
-import { guardAttempt, type Attempt } from '../../auth/guard.js';
+import { claimAttempt, type Attempt } from '../../auth/guard.js';
 import { issueRecoveryCodes, openSecret } from '../../auth/two-factor.js';
 import { hashRecoveryCode } from '../../domain/totp/recovery-codes.js';
 import { verifyTotp } from '../../domain/totp/totp.js';
@@ -14,6 +14,7 @@ import { actorOf } from '../shared/audit.js';
 import { notify, notifyOtpFailure } from '../../notifications/notify.js';
 import type { Row } from '../../repositories/entities.js';
 import type { ParamsOf } from '../../rpc/generated/method-types.js';
+import type { Transaction } from '../../repositories/writer.js';
 
 /** Params as `schemas/Session/verify_otp.json` defines them. */
 type Params = ParamsOf<'Session/verify_otp'>;
@@ -49,29 +50,39 @@ export default defineMethod<Params, Result>({
     'Client.Request.rate_limited',
   ],
   async handler(params, ctx) {
-    const { app } = ctx;
     const hash = sha256(params.mfa_token);
-    const challenge = await app.repos.mfaChallenges.findLive(hash, app.clock.now());
-    if (!challenge) throw invalidToken();
-    const d = entityOfRealm(challenge.realm);
-    const row = d ? await app.repos.entities[d.name].findById(challenge.principal_id) : undefined;
-    if (!d?.realm || !row || row.blocked) throw invalidToken();
-    const descriptor = { ...d, realm: d.realm };
-    const { realm, principal_id: principalId } = challenge;
-
-    const key = await app.repos.twoFactorKeys.find(realm, principalId);
-    const expected = challenge.kind === 'enroll' ? 'pending' : 'active';
-    // The key was reset (or enrolled elsewhere) since the login: this token is void.
-    if (!key || key.status !== expected) throw invalidToken();
-
-    const attempt = await guardAttempt(ctx, realm, String(row.login_key));
+    const found = await ctx.app.db.writer.transaction((ex) => authenticate(ctx, hash, ex));
+    if (found instanceof Fault) throw found;
     try {
-      return await checkCode(ctx, params, { hash, challenge, d: descriptor, row, key, attempt });
+      return await checkCode(ctx, params, { hash, ...found });
     } finally {
-      await attempt.abandon();
+      await found.attempt.abandon();
     }
   },
 });
+
+/**
+ * The token, its principal and key, then a claimed attempt: in one short
+ * transaction. A refusal is returned, so that a counted hit still commits.
+ */
+async function authenticate(ctx: CallContext, hash: string, ex: Transaction) {
+  const { app } = ctx;
+  const challenge = await app.repos.mfaChallenges.findLive(hash, app.clock.now(), ex);
+  if (!challenge) return invalidToken();
+  const d = entityOfRealm(challenge.realm);
+  const row = d ? await app.repos.entities[d.name].findById(challenge.principal_id, ex) : undefined;
+  if (!d?.realm || !row || row.blocked) return invalidToken();
+  const { realm, principal_id: principalId } = challenge;
+
+  const key = await app.repos.twoFactorKeys.find(realm, principalId, ex);
+  const expected = challenge.kind === 'enroll' ? 'pending' : 'active';
+  // The key was reset (or enrolled elsewhere) since the login: this token is void.
+  if (!key || key.status !== expected) return invalidToken();
+
+  const attempt = await claimAttempt(ctx, realm, String(row.login_key), ex);
+  if (attempt instanceof Fault) return attempt;
+  return { challenge, d: { ...d, realm: d.realm }, row, key, attempt };
+}
 
 async function checkCode(
   ctx: CallContext,
@@ -106,28 +117,31 @@ async function checkCode(
     await recordFailure(ctx, challenge, d.name, row, attempt, check.skewSteps !== undefined ? 'clock_skew' : 'otp');
     throw new Fault('Server.Session.otp_invalid', undefined, check.skewSteps !== undefined ? { hint: 'clock_skew' } : {});
   }
-  let replayed = false;
-  const result = await app.db.knex.transaction(async (trx) => {
-    // One-time use across replicas: the step, then the token, each by compare-and-set.
-    if (!(await app.repos.twoFactorKeys.useStep(realm, principalId, check.step, trx))) {
-      replayed = true;
-      return undefined;
-    }
+  /** One-time use across replicas: the step, then the token, each by compare-and-set; then the session. */
+  const succeed = async (trx: Transaction, enroll?: () => Promise<string[]>): Promise<Result | undefined> => {
+    if (!(await app.repos.twoFactorKeys.useStep(realm, principalId, check.step, trx))) return undefined;
     if (!(await app.repos.mfaChallenges.consume(hash, app.clock.now(), trx))) throw invalidToken();
-    let recoveryCodes: string[] | undefined;
-    if (challenge.kind === 'enroll') {
-      if (!(await app.repos.twoFactorKeys.activate(realm, principalId, key.secret_enc, app.clock.now(), trx))) throw invalidToken();
-      recoveryCodes = await issueRecoveryCodes(app, realm, principalId, trx);
-      await app.repos.audit.record({ ...actorOf(ctx), event: 'two_factor.enroll', realm, entity: d.name, entity_id: principalId }, app.clock.now(), trx);
-      await notify(app, { kind: 'two_factor_activated', realm, principalId, row }, trx);
-    }
+    const recoveryCodes = enroll && (await enroll());
     const login = await completeLogin(ctx, descriptor, row, ['pwd', 'otp', 'mfa'], trx);
+    await attempt.succeeded(trx);
     return recoveryCodes ? { ...login, recovery_codes: recoveryCodes } : login;
-  });
-  if (replayed || !result) {
+  };
+  const result =
+    challenge.kind === 'enroll'
+      ? await app.db.knex.transaction((trx) =>
+          succeed(trx, async () => {
+            if (!(await app.repos.twoFactorKeys.activate(realm, principalId, key.secret_enc, app.clock.now(), trx))) throw invalidToken();
+            const codes = await issueRecoveryCodes(app, realm, principalId, trx);
+            await app.repos.audit.record({ ...actorOf(ctx), event: 'two_factor.enroll', realm, entity: d.name, entity_id: principalId }, app.clock.now(), trx);
+            await notify(app, { kind: 'two_factor_activated', realm, principalId, row }, trx);
+            return codes;
+          }),
+        )
+      : // The everyday path: compiled statements on the write connection (see writer.ts).
+        await app.db.writer.transaction((ex) => succeed(ex));
+  if (!result) {
     await recordFailure(ctx, challenge, d.name, row, attempt, 'replay');
     throw new Fault('Server.Session.otp_replayed');
   }
-  await attempt.succeeded();
   return result;
 }

@@ -1,0 +1,203 @@
+import type BetterSqlite3 from 'better-sqlite3';
+import type { Knex } from 'knex';
+import type { Dialect } from './connection.js';
+import type { Statement, Values } from './statements.js';
+
+const EXECUTOR: unique symbol = Symbol('executor');
+
+/** Runs compiled statements inside one open transaction. */
+export interface Executor {
+  readonly [EXECUTOR]: true;
+  /** Rows the statement changed (for an UPDATE on MySQL: rows it matched). */
+  run(statement: Statement, values?: Values): Promise<number>;
+  first<T>(statement: Statement, values?: Values): Promise<T | undefined>;
+}
+
+/** A knex transaction or a writer's executor: either way, the caller's open transaction. */
+export type Transaction = Knex.Transaction | Executor;
+
+/**
+ * Transactions of compiled statements (see statements.ts) on the service's
+ * own write connection, for the hot write paths (the session of a login, a
+ * refresh, brute-force counters). They share knex's pool, so they queue
+ * behind knex transactions and never run beside them on one connection.
+ */
+export interface Writer {
+  /**
+   * Commits everything `fn` ran, or nothing when it throws. Inside `fn`, pass
+   * the executor on: a second transaction started there would wait for the
+   * connection `fn` holds. `fn` may run more than once (a MySQL deadlock
+   * victim is retried), so it acts only through the executor.
+   */
+  transaction<T>(fn: (ex: Executor) => Promise<T>): Promise<T>;
+  /** Runs `fn` in the caller's transaction when there is one, else in a new one. */
+  within<T>(trx: Transaction | undefined, fn: (ex: Executor) => Promise<T>): Promise<T>;
+}
+
+const NO_VALUES: Values = {};
+
+export const isExecutor = (trx: Transaction): trx is Executor => EXECUTOR in trx;
+
+/** Statements inside a knex transaction (the cold paths that already hold one). */
+function knexExecutor(trx: Knex.Transaction, dialect: Dialect): Executor {
+  const raw = (statement: Statement, values: Values) => trx.raw(statement.sql, statement.bind(values) as Knex.RawBinding[]);
+  return {
+    [EXECUTOR]: true,
+    async run(statement, values = NO_VALUES) {
+      const result = (await raw(statement, values)) as unknown;
+      return dialect === 'sqlite' ? (result as { changes: number }).changes : (result as [{ affectedRows: number }])[0].affectedRows;
+    },
+    async first<T>(statement: Statement, values = NO_VALUES) {
+      const result = (await raw(statement, values)) as unknown;
+      return (dialect === 'sqlite' ? (result as T[]) : (result as [T[]])[0])[0];
+    },
+  };
+}
+
+function withinFor(writer: Pick<Writer, 'transaction'>, dialect: Dialect): Writer['within'] {
+  const adapted = new WeakMap<Knex.Transaction, Executor>();
+  return (trx, fn) => {
+    if (!trx) return writer.transaction(fn);
+    if (isExecutor(trx)) return fn(trx);
+    let ex = adapted.get(trx);
+    if (!ex) adapted.set(trx, (ex = knexExecutor(trx, dialect)));
+    return fn(ex);
+  };
+}
+
+type SqliteConnection = BetterSqlite3.Database;
+
+/** better-sqlite3 wants numbers for booleans and NULL for nothing. */
+const sqliteValue = (v: unknown): unknown => (typeof v === 'boolean' ? Number(v) : v);
+
+interface Job {
+  fn: (ex: Executor) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * SQLite: statements run synchronously on knex's single connection, so a
+ * transaction holds it for microseconds, not across event-loop turns as a
+ * knex transaction does (it awaits its pool and runner for every statement).
+ *
+ * Group commit: the transactions asked for while the connection is busy (or
+ * within one event-loop turn) run back to back inside one database
+ * transaction, each in its own savepoint, so each still commits or rolls
+ * back whole. A commit costs more than the statements of a refresh or a
+ * login, and readers drop their page cache after every commit. Nobody hears
+ * back before the shared COMMIT has succeeded: a failed commit fails every
+ * transaction of the batch.
+ *
+ * `BEGIN IMMEDIATE` takes the write lock up front: another process writing
+ * the same file makes this one wait (busy_timeout) rather than fail halfway.
+ */
+export function sqliteWriter(knex: Knex): Writer {
+  const client = knex.client as { acquireConnection(): Promise<SqliteConnection>; releaseConnection(c: SqliteConnection): unknown };
+  const prepared = new WeakMap<SqliteConnection, WeakMap<Statement, BetterSqlite3.Statement>>();
+  const prepare = (conn: SqliteConnection, statement: Statement): BetterSqlite3.Statement => {
+    let byStatement = prepared.get(conn);
+    if (!byStatement) prepared.set(conn, (byStatement = new WeakMap()));
+    let s = byStatement.get(statement);
+    if (!s) byStatement.set(statement, (s = conn.prepare(statement.sql)));
+    return s;
+  };
+  const executor = (conn: SqliteConnection): Executor => ({
+    [EXECUTOR]: true,
+    async run(statement, values = NO_VALUES) {
+      return prepare(conn, statement).run(statement.bind(values).map(sqliteValue)).changes;
+    },
+    async first<R>(statement: Statement, values = NO_VALUES) {
+      return prepare(conn, statement).get(statement.bind(values).map(sqliteValue)) as R | undefined;
+    },
+  });
+
+  let queue: Job[] = [];
+  let flushing = false;
+
+  /** One database transaction for every job queued so far. */
+  async function runBatch(jobs: Job[]): Promise<void> {
+    const settled: Array<() => void> = [];
+    let conn: SqliteConnection | undefined;
+    try {
+      conn = await client.acquireConnection();
+      const ex = executor(conn);
+      conn.prepare('BEGIN IMMEDIATE').run();
+      try {
+        for (const job of jobs) {
+          conn.prepare('SAVEPOINT job').run();
+          try {
+            const value = await job.fn(ex);
+            conn.prepare('RELEASE job').run();
+            settled.push(() => job.resolve(value));
+          } catch (err) {
+            conn.prepare('ROLLBACK TO job').run();
+            conn.prepare('RELEASE job').run();
+            settled.push(() => job.reject(err));
+          }
+        }
+        conn.prepare('COMMIT').run();
+      } catch (err) {
+        if (conn.inTransaction) conn.prepare('ROLLBACK').run();
+        throw err;
+      }
+    } catch (err) {
+      for (const job of jobs) job.reject(err);
+      return;
+    } finally {
+      if (conn) client.releaseConnection(conn);
+    }
+    for (const settle of settled) settle();
+  }
+
+  async function flush(): Promise<void> {
+    flushing = true;
+    while (queue.length > 0) {
+      const jobs = queue;
+      queue = [];
+      await runBatch(jobs);
+    }
+    flushing = false;
+  }
+
+  const writer = {
+    transaction<T>(fn: (ex: Executor) => Promise<T>): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        queue.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+        // Wait one turn so the calls that arrived together share the commit.
+        if (!flushing && queue.length === 1) setImmediate(() => void flush());
+      });
+    },
+  };
+  return { ...writer, within: withinFor(writer, 'sqlite') };
+}
+
+/** InnoDB gives up one of two transactions that wait for each other's row locks; the other goes on. */
+const isDeadlock = (err: unknown): boolean => (err as { errno?: number } | null)?.errno === 1213;
+
+/** Attempts of one transaction that InnoDB chose as a deadlock victim. */
+const DEADLOCK_ATTEMPTS = 5;
+
+/**
+ * MySQL: the time goes to the network, not to knex, so compiled statements
+ * run in a knex transaction. Concurrent attempts on one login take the same
+ * counter rows in one transaction, which InnoDB may resolve as a deadlock
+ * (an `INSERT IGNORE` that met the row holds a shared lock that both then
+ * want to upgrade); the victim is rolled back whole and simply run again, as
+ * the MySQL manual advises. That is why `fn` must act only through its
+ * executor.
+ */
+export function knexWriter(knex: Knex, dialect: Dialect): Writer {
+  const writer = {
+    async transaction<T>(fn: (ex: Executor) => Promise<T>): Promise<T> {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await knex.transaction((trx) => fn(knexExecutor(trx, dialect)));
+        } catch (err) {
+          if (attempt >= DEADLOCK_ATTEMPTS || !isDeadlock(err)) throw err;
+        }
+      }
+    },
+  };
+  return { ...writer, within: withinFor(writer, dialect) };
+}
