@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { sha256 } from '../domain/crypto/hash.js';
+import { randomToken } from '../domain/crypto/random.js';
 import type { Transaction } from '../repositories/writer.js';
 import type { EntityDescriptor } from '../entities/descriptors.js';
 import type { IssuedSession } from '../plugins/sessions.js';
@@ -62,7 +62,7 @@ export async function issueChallenge(
 ): Promise<{ mfa_token: string; mfa_expires_at: string }> {
   const { app } = ctx;
   const now = app.clock.now();
-  const token = randomBytes(32).toString('base64url');
+  const token = randomToken(32);
   const expiresAt = now + app.config.MFA_TOKEN_TTL;
   await app.repos.mfaChallenges.insert({
     token_hash: sha256(token),

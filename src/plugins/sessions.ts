@@ -1,6 +1,7 @@
-import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import fastifyJwt from '@fastify/jwt';
 import { sha256 } from '../domain/crypto/hash.js';
+import { randomToken } from '../domain/crypto/random.js';
 import fp from 'fastify-plugin';
 import type { Permission } from '../domain/permissions.js';
 import { entityOfRealm } from '../entities/descriptors.js';
@@ -160,7 +161,7 @@ export default fp(
     }
 
     /** `<session_id>.<random>`: the id finds the row, the random part is the secret (only its sha256 is stored). */
-    const newRefreshToken = (sessionId: string): string => `${sessionId}.${randomBytes(32).toString('base64url')}`;
+    const newRefreshToken = (sessionId: string): string => `${sessionId}.${randomToken(32)}`;
 
     const refreshRefused = () => new Fault('Server.Session.refresh_token_invalid');
 
