@@ -49,10 +49,7 @@ export default fp(
     app.decorate('db', db);
     const sessionChanges = createSessionChangesRepository(db.knex, db.reads);
     app.decorate('repos', {
-      entities: Object.fromEntries(ENTITIES.map((d) => [d.name, createEntityRepository(db.knex, db.reads, sessionChanges, d)])) as Record<
-        EntityName,
-        EntityRepository
-      >,
+      entities: Object.fromEntries(ENTITIES.map((d) => [d.name, createEntityRepository(db, sessionChanges, d)])) as Record<EntityName, EntityRepository>,
       sessions: createSessionsRepository(db, sessionChanges),
       sessionChanges,
       audit: createAuditRepository(db),

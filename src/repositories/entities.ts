@@ -1,9 +1,9 @@
 import type { Knex } from 'knex';
 import type { EntityDescriptor } from '../entities/descriptors.js';
-import { countRows } from './connection.js';
-import { pointQuery, type PointReader } from './point-reader.js';
+import { countRows, type Database } from './connection.js';
+import { pointQuery } from './point-reader.js';
 import type { SessionChangesRepository } from './session-changes.js';
-import { isExecutor, type Transaction } from './writer.js';
+import type { Transaction } from './writer.js';
 
 export type Row = Record<string, unknown>;
 
@@ -19,7 +19,8 @@ export interface ListQuery {
 const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /** One repository shape for every entity table; the descriptor says which table and keys. */
-export function createEntityRepository(knex: Knex, reads: PointReader, changes: SessionChangesRepository, d: EntityDescriptor) {
+export function createEntityRepository(db: Database, changes: SessionChangesRepository, d: EntityDescriptor) {
+  const { knex } = db;
   const table = (trx?: Knex.Transaction) => (trx ?? knex)<Row>(d.table);
   /**
    * A principal's row decides whether its sessions live (blocked, deleted) and
@@ -30,8 +31,8 @@ export function createEntityRepository(knex: Knex, reads: PointReader, changes: 
   const changing = (id: number, trx: Knex.Transaction | undefined, act: (trx?: Knex.Transaction) => Promise<number>): Promise<number> =>
     d.realm ? changes.recording(trx, { session_id: null, realm: d.realm, principal_id: id }, act) : act(trx);
   // Reads outside a transaction by id or key go through the point reader (committed rows, as knex would see them).
-  const byId = pointQuery<Row>(reads, (id) => knex(d.table).where(d.idField, id).first());
-  const byKey = pointQuery<Row>(reads, (key) => knex(d.table).where('login_key', key).first());
+  const byId = pointQuery<Row>(db, (id) => knex(d.table).where(d.idField, id).first());
+  const byKey = pointQuery<Row>(db, (key) => knex(d.table).where('login_key', key).first());
   return {
     descriptor: d,
 
@@ -40,8 +41,7 @@ export function createEntityRepository(knex: Knex, reads: PointReader, changes: 
     },
 
     async findById(id: number, trx?: Transaction): Promise<Row | undefined> {
-      if (!trx) return byId(id);
-      return isExecutor(trx) ? trx.first<Row>(byId.statement, { key: id }) : table(trx).where(d.idField, id).first();
+      return byId(id, trx);
     },
 
     async findByIds(ids: number[], trx?: Knex.Transaction): Promise<Row[]> {
@@ -54,7 +54,7 @@ export function createEntityRepository(knex: Knex, reads: PointReader, changes: 
     },
 
     async findByKey(key: string, trx?: Knex.Transaction): Promise<Row | undefined> {
-      return trx ? table(trx).where('login_key', key.toLowerCase()).first() : byKey(key.toLowerCase());
+      return byKey(key.toLowerCase(), trx);
     },
 
     async insert(row: Row, trx?: Knex.Transaction): Promise<number> {

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Database } from './connection.js';
 import { pointQueryOf } from './point-reader.js';
 import { compile, param } from './statements.js';
-import { isExecutor, type Transaction } from './writer.js';
+import type { Transaction } from './writer.js';
 
 export interface MfaChallengeRow {
   /** sha256 of the mfa_token; the token itself is never stored. */
@@ -17,14 +17,15 @@ export interface MfaChallengeRow {
   consumed_at: number | null;
 }
 
-export function createMfaChallengesRepository({ knex, reads, writer }: Database) {
+export function createMfaChallengesRepository(db: Database) {
+  const { knex, writer } = db;
   const table = (trx?: Knex.Transaction) => (trx ?? knex)<MfaChallengeRow>('mfa_challenges');
   const live = (q: Knex.QueryBuilder) =>
     q
       .where({ token_hash: param('tokenHash') })
       .whereNull('consumed_at')
       .andWhere('expires_at', '>', param('now'));
-  const findLive = pointQueryOf<MfaChallengeRow>(reads, live(knex('mfa_challenges')).first());
+  const findLive = pointQueryOf<MfaChallengeRow>(db, live(knex('mfa_challenges')).first());
   const consume = compile(live(knex('mfa_challenges')).update({ consumed_at: param('now') }));
   return {
     async insert(row: MfaChallengeRow, trx?: Knex.Transaction): Promise<void> {
@@ -36,8 +37,7 @@ export function createMfaChallengesRepository({ knex, reads, writer }: Database)
     },
 
     async findLive(tokenHash: string, now: number, trx?: Transaction): Promise<MfaChallengeRow | undefined> {
-      if (!trx) return findLive({ tokenHash, now });
-      return isExecutor(trx) ? trx.first<MfaChallengeRow>(findLive.statement, { tokenHash, now }) : live(table(trx)).first();
+      return findLive({ tokenHash, now }, trx);
     },
 
     /** Single use: true only for the one caller that consumes it. */

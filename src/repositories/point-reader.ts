@@ -1,7 +1,8 @@
 import BetterSqlite3 from 'better-sqlite3';
 import type { Knex } from 'knex';
 import { createPool, type Pool, type RowDataPacket } from 'mysql2/promise';
-import { compile, param, type Statement, type Values } from './statements.js';
+import { compile, param, type Values } from './statements.js';
+import type { Transaction, Writer } from './writer.js';
 
 /**
  * Reads of one committed row by key, outside knex: the hot path of every
@@ -103,20 +104,25 @@ export function knexPointReader(knex: Knex): PointReader {
   };
 }
 
-/** A lookup by one key on the point reader; its statement (parameter `key`) serves a writer's executor too. */
-export interface PointQuery<T> {
-  (key: unknown): Promise<T | undefined>;
-  readonly statement: Statement;
-}
+/** Where a point query can run: the point reader, or the caller's transaction through the writer. */
+type PointQuerySources = { reads: PointReader; writer: Writer };
 
-/** A knex query compiled once (see statements.ts) into a lookup by one key on the point reader. */
-export function pointQuery<T>(reads: PointReader, build: (key: string) => Knex.QueryBuilder): PointQuery<T> {
-  const query = pointQueryOf<T>(reads, build(param('key')));
-  return Object.assign((key: unknown) => query({ key }), { statement: query.statement });
-}
-
-/** The same for a query with several named parameters (`param(name)`). */
-export function pointQueryOf<T>(reads: PointReader, query: Knex.QueryBuilder): ((values: Values) => Promise<T | undefined>) & { statement: Statement } {
+/**
+ * A knex query compiled once (see statements.ts) into a lookup of one row by
+ * its named parameters (`param(name)`). Outside a transaction it reads
+ * committed rows on the point reader; inside one, the same statement runs in
+ * that transaction.
+ */
+export function pointQueryOf<T>({ reads, writer }: PointQuerySources, query: Knex.QueryBuilder): (values: Values, trx?: Transaction) => Promise<T | undefined> {
   const statement = compile(query);
-  return Object.assign((values: Values) => reads.first<T>(statement.sql, statement.bind(values)), { statement });
+  return (values, trx) => (trx ? writer.within(trx, (ex) => ex.first<T>(statement, values)) : reads.first<T>(statement.sql, statement.bind(values)));
+}
+
+/** The same for a query by one key (`build` gets the key's placeholder). */
+export function pointQuery<T>(
+  sources: PointQuerySources,
+  build: (key: string) => Knex.QueryBuilder,
+): (key: unknown, trx?: Transaction) => Promise<T | undefined> {
+  const query = pointQueryOf<T>(sources, build(param('key')));
+  return (key, trx) => query({ key }, trx);
 }

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { countRows, type Database } from './connection.js';
 import { pointQuery } from './point-reader.js';
 import { compile, param } from './statements.js';
-import { isExecutor, type Transaction } from './writer.js';
+import type { Transaction } from './writer.js';
 import type { SessionChange, SessionChangesRepository } from './session-changes.js';
 
 export interface SessionRow {
@@ -53,7 +53,8 @@ const NEW_SESSION_COLUMNS = [
   'expires_at',
 ] as const satisfies ReadonlyArray<keyof NewSession>;
 
-export function createSessionsRepository({ knex, reads, writer }: Database, changes: SessionChangesRepository) {
+export function createSessionsRepository(db: Database, changes: SessionChangesRepository) {
+  const { knex, writer } = db;
   const table = (trx?: Knex.Transaction) => (trx ?? knex)<SessionRow>('sessions');
   const oneSession = (id: string): SessionChange => ({ session_id: id, realm: null, principal_id: null });
   const allOf = (realm: string, principalId: number): SessionChange => ({ session_id: null, realm, principal_id: principalId });
@@ -64,7 +65,7 @@ export function createSessionsRepository({ knex, reads, writer }: Database, chan
     let query = withPrincipalQueries.get(key);
     if (!query) {
       // The impersonating admin too: its session ends when that admin is blocked, deleted or loses the permission.
-      query = pointQuery<SessionWithPrincipal>(reads, (id) =>
+      query = pointQuery<SessionWithPrincipal>(db, (id) =>
         knex('sessions')
           .leftJoin({ p: principal.table }, `p.${principal.idField}`, 'sessions.principal_id')
           .leftJoin({ imp: 'users' }, 'imp.i_user', 'sessions.impersonated_by')
@@ -79,7 +80,7 @@ export function createSessionsRepository({ knex, reads, writer }: Database, chan
     }
     return query;
   };
-  const byId = pointQuery<SessionRow>(reads, (id) => knex('sessions').where({ id }).first());
+  const byId = pointQuery<SessionRow>(db, (id) => knex('sessions').where({ id }).first());
   // The writes of a login and of a refresh, compiled once (see statements.ts).
   const insertSession = compile(knex('sessions').insert(Object.fromEntries(NEW_SESSION_COLUMNS.map((c) => [c, param(c)]))));
   const rotate = compile(
@@ -107,8 +108,7 @@ export function createSessionsRepository({ knex, reads, writer }: Database, chan
     },
 
     async findById(id: string, trx?: Transaction): Promise<SessionRow | undefined> {
-      if (!trx) return byId(id);
-      return isExecutor(trx) ? trx.first<SessionRow>(byId.statement, { key: id }) : table(trx).where({ id }).first();
+      return byId(id, trx);
     },
 
     /** Slides the idle window; only moves forward, so concurrent calls cannot move it back. */

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Database } from './connection.js';
 import { pointQueryOf } from './point-reader.js';
 import { compile, param } from './statements.js';
-import { isExecutor, type Transaction } from './writer.js';
+import type { Transaction } from './writer.js';
 
 export interface TwoFactorKeyRow {
   realm: string;
@@ -16,10 +16,11 @@ export interface TwoFactorKeyRow {
   last_used_step?: number | null;
 }
 
-export function createTwoFactorKeysRepository({ knex, reads, writer }: Database) {
+export function createTwoFactorKeysRepository(db: Database) {
+  const { knex, writer } = db;
   const table = (trx?: Knex.Transaction) => (trx ?? knex)<TwoFactorKeyRow>('two_factor_keys');
   const owner = { realm: param('realm'), principal_id: param('principalId') };
-  const find = pointQueryOf<TwoFactorKeyRow>(reads, knex('two_factor_keys').where(owner).first());
+  const find = pointQueryOf<TwoFactorKeyRow>(db, knex('two_factor_keys').where(owner).first());
   const useStep = compile(
     knex('two_factor_keys')
       .where(owner)
@@ -28,9 +29,7 @@ export function createTwoFactorKeysRepository({ knex, reads, writer }: Database)
   );
   return {
     async find(realm: string, principalId: number, trx?: Transaction): Promise<TwoFactorKeyRow | undefined> {
-      if (!trx) return find({ realm, principalId });
-      if (isExecutor(trx)) return trx.first<TwoFactorKeyRow>(find.statement, { realm, principalId });
-      return table(trx).where({ realm, principal_id: principalId }).first();
+      return find({ realm, principalId }, trx);
     },
 
     async insert(row: TwoFactorKeyRow, trx?: Knex.Transaction): Promise<void> {

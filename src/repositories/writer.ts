@@ -94,14 +94,8 @@ interface Job {
  */
 export function sqliteWriter(knex: Knex): Writer {
   const client = knex.client as { acquireConnection(): Promise<SqliteConnection>; releaseConnection(c: SqliteConnection): unknown };
-  const prepared = new WeakMap<SqliteConnection, WeakMap<Statement, BetterSqlite3.Statement>>();
-  const prepare = (conn: SqliteConnection, statement: Statement): BetterSqlite3.Statement => {
-    let byStatement = prepared.get(conn);
-    if (!byStatement) prepared.set(conn, (byStatement = new WeakMap()));
-    let s = byStatement.get(statement);
-    if (!s) byStatement.set(statement, (s = conn.prepare(statement.sql)));
-    return s;
-  };
+  // The connection keeps its statements prepared (see connection.ts).
+  const prepare = (conn: SqliteConnection, statement: Statement): BetterSqlite3.Statement => conn.prepare(statement.sql);
   const executor = (conn: SqliteConnection): Executor => ({
     [EXECUTOR]: true,
     async run(statement, values = NO_VALUES) {
