@@ -1,4 +1,4 @@
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import fastifyJwt from '@fastify/jwt';
 import { sha256 } from '../domain/crypto/hash.js';
 import { randomToken } from '../domain/crypto/random.js';
@@ -6,7 +6,7 @@ import fp from 'fastify-plugin';
 import type { Permission } from '../domain/permissions.js';
 import { entityOfRealm } from '../entities/descriptors.js';
 import { Fault } from '../rpc/faults.js';
-import { isLiveSession, type SessionRow, type SessionWithPrincipal } from '../repositories/sessions.js';
+import { isLiveSession, type SessionForRotation, type SessionRow, type SessionWithPrincipal } from '../repositories/sessions.js';
 import { SESSION_CHANGE_PAGE } from '../repositories/session-changes.js';
 import { SessionCache } from '../auth/session-cache.js';
 import type { Transaction } from '../repositories/writer.js';
@@ -48,9 +48,6 @@ export interface RefreshedSession extends IssuedSession {
   restricted: boolean;
 }
 
-/** Loads a principal for a session: undefined when it no longer exists or is blocked. */
-export type PrincipalLoader = (realm: string, id: number, trx?: Transaction) => Promise<{ permissions: Permission[] } | undefined>;
-
 interface AccessClaims {
   sub: string;
   realm: string;
@@ -76,9 +73,6 @@ declare module 'fastify' {
   }
 }
 
-/** Constant-time comparison of two hex digests. */
-const sameHash = (a: string, b: string): boolean => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
-
 /** `<session uuid>.<43 base64url characters>`; anything else is refused before touching the database. */
 const REFRESH_TOKEN = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.[A-Za-z0-9_-]{43}$/;
 
@@ -103,14 +97,6 @@ export default fp(
       // an authenticated call. The session itself is still checked on every call.
       verify: { algorithms: ['HS256'], ignoreExpiration: true, cache: VERIFIED_TOKEN_CACHE_SIZE },
     });
-
-    const loadPrincipal: PrincipalLoader = async (realm, id, trx) => {
-      const d = entityOfRealm(realm);
-      if (!d) return undefined;
-      const row = await app.repos.entities[d.name].findById(id, trx);
-      if (!row || row.blocked) return undefined;
-      return { permissions: realm === 'admin' ? (JSON.parse(String(row.permissions)) as Permission[]) : [] };
-    };
 
     const ended = () => new Fault('Server.Session.check_auth.auth_failed');
 
@@ -138,7 +124,8 @@ export default fp(
     pruning.unref();
     app.addHook('onClose', async () => clearInterval(pruning));
 
-    const isLive = (row: SessionRow, now: number): boolean => isLiveSession(row, now, app.config.SESSION_IDLE_TTL);
+    const isLive = (row: Pick<SessionRow, 'revoked_at' | 'expires_at' | 'last_seen_at'>, now: number): boolean =>
+      isLiveSession(row, now, app.config.SESSION_IDLE_TTL);
 
     /**
      * The one place access tokens are signed: a short-lived JWT naming the
@@ -166,7 +153,7 @@ export default fp(
     const refreshRefused = () => new Fault('Server.Session.refresh_token_invalid');
 
     /** A refresh token seen again after its rotation: someone else holds a copy. End the session. */
-    async function refreshTokenReused(row: SessionRow, now: number, ip: string | undefined): Promise<void> {
+    async function refreshTokenReused(row: Pick<SessionRow, 'id' | 'realm' | 'principal_id'>, now: number, ip: string | undefined): Promise<void> {
       const d = entityOfRealm(row.realm);
       await app.db.knex.transaction(async (trx) => {
         const n = await app.repos.sessions.revoke(row.id, now, 'refresh_token_reuse', trx);
@@ -229,15 +216,16 @@ export default fp(
         const presented = sha256(refreshToken);
         const next = newRefreshToken(sessionId);
         // Read, checked and rotated in one short transaction on the write connection.
-        const outcome = await app.db.writer.transaction(async (ex): Promise<{ row?: SessionRow; reused?: SessionRow }> => {
-          const row = await app.repos.sessions.findById(sessionId, ex);
+        const outcome = await app.db.writer.transaction(async (ex): Promise<{ row?: SessionForRotation; reused?: SessionForRotation }> => {
+          const row = await app.repos.sessions.findForRotation(sessionId, presented, ex);
           if (!row) return {};
-          if (row.refresh_token_hash === null || !sameHash(presented, row.refresh_token_hash)) {
+          if (!row.presented_current) {
             // The token one generation back is theft; any other token is just wrong and ends nothing
             // (a session id alone, which callers see, must not let anyone end a session).
-            return row.previous_refresh_token_hash !== null && sameHash(presented, row.previous_refresh_token_hash) ? { reused: row } : {};
+            return row.presented_previous ? { reused: row } : {};
           }
-          if (!isLive(row, now) || !(await loadPrincipal(row.realm, row.principal_id, ex))) return {};
+          const d = entityOfRealm(row.realm);
+          if (!isLive(row, now) || !d || !(await app.repos.entities[d.name].isActive(row.principal_id, ex))) return {};
           // Compare-and-set: of two refreshes with the same token (on any replica), one wins; the other is reuse.
           return (await app.repos.sessions.rotateRefreshToken(row.id, presented, sha256(next), now, ex)) ? { row } : { reused: row };
         });

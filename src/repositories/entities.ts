@@ -33,6 +33,7 @@ export function createEntityRepository(db: Database, changes: SessionChangesRepo
   // Reads outside a transaction by id or key go through the point reader (committed rows, as knex would see them).
   const byId = pointQuery<Row>(db, (id) => knex(d.table).where(d.idField, id).first());
   const byKey = pointQuery<Row>(db, (key) => knex(d.table).where('login_key', key).first());
+  const blockedById = pointQuery<{ blocked: boolean | number }>(db, (id) => knex(d.table).where(d.idField, id).first('blocked'));
   return {
     descriptor: d,
 
@@ -42,6 +43,12 @@ export function createEntityRepository(db: Database, changes: SessionChangesRepo
 
     async findById(id: number, trx?: Transaction): Promise<Row | undefined> {
       return byId(id, trx);
+    },
+
+    /** Whether the row exists and is not blocked: all a session needs to go on (one column, not the row). */
+    async isActive(id: number, trx?: Transaction): Promise<boolean> {
+      const row = await blockedById(id, trx);
+      return row !== undefined && !row.blocked;
     },
 
     async findByIds(ids: number[], trx?: Knex.Transaction): Promise<Row[]> {

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { countRows, type Database } from './connection.js';
-import { pointQuery } from './point-reader.js';
+import { pointQuery, pointQueryOf } from './point-reader.js';
 import { compile, param } from './statements.js';
 import type { Transaction } from './writer.js';
 import type { SessionChange, SessionChangesRepository } from './session-changes.js';
@@ -25,9 +25,21 @@ export interface SessionRow {
 }
 
 /** Not revoked, not past its absolute end, not idle for `idleTtl` or longer. */
-export function isLiveSession(row: SessionRow, now: number, idleTtl: number): boolean {
+export function isLiveSession(row: Pick<SessionRow, 'revoked_at' | 'expires_at' | 'last_seen_at'>, now: number, idleTtl: number): boolean {
   return row.revoked_at === null && row.expires_at > now && row.last_seen_at + idleTtl > now;
 }
+
+/**
+ * What a refresh needs of its session: the row without the columns it never
+ * reads, and whether the presented token's hash is the current or the
+ * previous one, compared by the database as the compare-and-set that follows
+ * does (these are SHA-256 digests of 256-bit secrets: nobody can aim a guess
+ * at a digest's prefix, so the comparison's timing tells nothing).
+ */
+export type SessionForRotation = Pick<
+  SessionRow,
+  'id' | 'realm' | 'principal_id' | 'amr' | 'restricted' | 'impersonated_by' | 'last_seen_at' | 'expires_at' | 'revoked_at'
+> & { presented_current: number | null; presented_previous: number | null };
 
 export type NewSession = Omit<SessionRow, 'revoked_at' | 'revoke_reason' | 'previous_refresh_token_hash'>;
 
@@ -81,6 +93,16 @@ export function createSessionsRepository(db: Database, changes: SessionChangesRe
     return query;
   };
   const byId = pointQuery<SessionRow>(db, (id) => knex('sessions').where({ id }).first());
+  const forRotation = pointQueryOf<SessionForRotation>(
+    db,
+    knex('sessions')
+      .where({ id: param('id') })
+      .first(
+        ...(['id', 'realm', 'principal_id', 'amr', 'restricted', 'impersonated_by', 'last_seen_at', 'expires_at', 'revoked_at'] as const),
+        knex.raw('(refresh_token_hash = ?) as presented_current', [param('hash')]),
+        knex.raw('(previous_refresh_token_hash = ?) as presented_previous', [param('hash')]),
+      ),
+  );
   // The writes of a login and of a refresh, compiled once (see statements.ts).
   const insertSession = compile(knex('sessions').insert(Object.fromEntries(NEW_SESSION_COLUMNS.map((c) => [c, param(c)]))));
   const rotate = compile(
@@ -109,6 +131,11 @@ export function createSessionsRepository(db: Database, changes: SessionChangesRe
 
     async findById(id: string, trx?: Transaction): Promise<SessionRow | undefined> {
       return byId(id, trx);
+    },
+
+    /** The session a refresh token names, and which of its hashes `presentedHash` is (see SessionForRotation). */
+    async findForRotation(id: string, presentedHash: string, trx: Transaction): Promise<SessionForRotation | undefined> {
+      return forRotation({ id, hash: presentedHash }, trx);
     },
 
     /** Slides the idle window; only moves forward, so concurrent calls cannot move it back. */

@@ -32,12 +32,11 @@ function validate(method: CompiledMethod, params: unknown): unknown {
       errors: [{ path: '/', keyword: 'type', message: 'must be object', params: { type: 'object' } }],
     });
   }
-  // Validation fills in defaults; work on a copy so the caller's object is untouched.
-  const copy = structuredClone(value);
-  if (!method.validateParams(copy)) {
+  // Validation fills in defaults in place: the params are this call's own, freshly parsed object.
+  if (!method.validateParams(value)) {
     throw new Fault('Client.Request.invalid_params', undefined, { errors: publicErrors(method.validateParams.errors) });
   }
-  return copy;
+  return value;
 }
 
 function bearerToken(request: FastifyRequest): string | undefined {
