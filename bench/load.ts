@@ -25,9 +25,10 @@ interface Job extends Run {
    * Single-use tokens that each answer replaces (a refresh token): the
    * requests are a pool, each sent once, and every answer's `field` goes back
    * into it as the next request for the same path. So a case can run for a
-   * duration like the others, as a thousand clients keeping their sessions.
+   * duration like the others, as many clients keeping their sessions. The
+   * pool starts with the warm-up's requests and then the timed part's.
    */
-  chain?: { field: string };
+  chain?: { field: string; path: string };
 }
 
 const job = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as Job;
@@ -44,9 +45,9 @@ function take(): Request | undefined {
   }
   return r;
 }
-function giveBack(path: string, body: string): void {
+function giveBack(body: string): void {
   const value = (JSON.parse(body) as Record<string, unknown>)[job.chain!.field];
-  if (typeof value === 'string') pool.items.push({ path, body: JSON.stringify({ [job.chain!.field]: value }) });
+  if (typeof value === 'string') pool.items.push({ path: job.chain!.path, body: JSON.stringify({ [job.chain!.field]: value }) });
 }
 
 async function run(spec: Run): Promise<{ result: autocannon.Result; seconds: number }> {
@@ -77,7 +78,7 @@ async function run(spec: Run): Promise<{ result: autocannon.Result; seconds: num
             },
             ...(job.chain && {
               onResponse: (status: number, body: string) => {
-                if (status === 200) giveBack(spec.requests[0]!.path, body);
+                if (status === 200) giveBack(body);
               },
             }),
           },
