@@ -112,13 +112,16 @@ async function waitForHealth(baseUrl: string, child: ChildProcess): Promise<void
   throw new Error('the service did not become ready within 60 s');
 }
 
+/** One request of a load (see bench/load.ts): its own path, body and bearer token. */
+type LoadRequest = { path: string; body: string; token?: string };
+
 async function load(
   url: string,
-  requests: Array<{ path: string; body: string; token?: string }>,
+  requests: LoadRequest[],
   opts: {
     duration?: number;
     amount?: number;
-    warmup?: { requests: Array<{ path: string; body: string; token?: string }>; amount?: number; duration?: number };
+    warmup?: { requests: LoadRequest[]; amount?: number; duration?: number };
     chain?: { field: string; path: string };
   },
 ): Promise<Measure> {

@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { migrationSource } from '../../db/migrations/index.js';
 import { knexPointReader, mysqlPointReader, sqlitePointReader, type PointReader } from './point-reader.js';
+import { cachePreparedStatements } from './statements.js';
 import { knexWriter, sqliteWriter, type Writer } from './writer.js';
 
 export type Dialect = 'sqlite' | 'mysql';
@@ -14,30 +15,6 @@ export interface Database {
   reads: PointReader;
   /** Transactions of compiled statements for the hot write paths (see writer.ts). */
   writer: Writer;
-}
-
-const STATEMENT_CACHE_SIZE = 500;
-
-/**
- * knex prepares every SQLite statement anew on each query; preparing costs
- * more than running a point lookup. The service issues a small, fixed set of
- * SQL strings (bindings are parameters), so keep them prepared, bounded LRU.
- * SQLite re-prepares a cached statement itself after a schema change.
- */
-function cachePreparedStatements(conn: { prepare(sql: string): unknown }): void {
-  const prepare = conn.prepare.bind(conn);
-  const cache = new Map<string, unknown>();
-  conn.prepare = (sql: string) => {
-    let statement = cache.get(sql);
-    if (statement) {
-      cache.delete(sql);
-    } else {
-      statement = prepare(sql);
-      if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
-    }
-    cache.set(sql, statement);
-    return statement;
-  };
 }
 
 /** `sqlite:./data/x.sqlite`, `sqlite:/abs/x.sqlite`, `sqlite::memory:`. */

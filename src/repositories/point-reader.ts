@@ -1,7 +1,7 @@
 import BetterSqlite3 from 'better-sqlite3';
 import type { Knex } from 'knex';
 import { createPool, type Pool, type RowDataPacket } from 'mysql2/promise';
-import { compile, param, type Values } from './statements.js';
+import { cachePreparedStatements, compile, param, type Values } from './statements.js';
 import type { Transaction, Writer } from './writer.js';
 
 /**
@@ -30,28 +30,16 @@ export interface PointReader {
   close(): Promise<void>;
 }
 
-/** The set of SQL strings is fixed by the code; the bound only guards against a mistake. */
-const STATEMENT_CACHE_SIZE = 200;
-
 export function sqlitePointReader(filename: string): PointReader {
   let db: BetterSqlite3.Database | undefined;
-  const statements = new Map<string, BetterSqlite3.Statement>();
   // Opened on first use, after the service's own connection has created the file and migrated it.
-  const open = (): BetterSqlite3.Database => {
+  const prepared = (sql: string): BetterSqlite3.Statement => {
     if (!db) {
       db = new BetterSqlite3(filename, { readonly: true, fileMustExist: true });
       db.pragma('busy_timeout = 5000');
+      cachePreparedStatements(db);
     }
-    return db;
-  };
-  const prepared = (sql: string): BetterSqlite3.Statement => {
-    let statement = statements.get(sql);
-    if (!statement) {
-      if (statements.size >= STATEMENT_CACHE_SIZE) statements.clear();
-      statement = open().prepare(sql);
-      statements.set(sql, statement);
-    }
-    return statement;
+    return db.prepare(sql);
   };
   return {
     async first<T>(sql: string, bindings: readonly unknown[]) {
@@ -64,7 +52,6 @@ export function sqlitePointReader(filename: string): PointReader {
       return prepared('PRAGMA data_version').pluck().get() as number;
     },
     async close() {
-      statements.clear();
       db?.close();
       db = undefined;
     },

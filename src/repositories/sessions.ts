@@ -36,10 +36,14 @@ export function isLiveSession(row: Pick<SessionRow, 'revoked_at' | 'expires_at' 
  * does (these are SHA-256 digests of 256-bit secrets: nobody can aim a guess
  * at a digest's prefix, so the comparison's timing tells nothing).
  */
-export type SessionForRotation = Pick<
-  SessionRow,
-  'id' | 'realm' | 'principal_id' | 'amr' | 'restricted' | 'impersonated_by' | 'last_seen_at' | 'expires_at' | 'revoked_at'
-> & { presented_current: number | null; presented_previous: number | null };
+export type SessionForRotation = Pick<SessionRow, (typeof ROTATION_COLUMNS)[number]> & {
+  presented_current: number | null;
+  presented_previous: number | null;
+};
+
+const ROTATION_COLUMNS = ['id', 'realm', 'principal_id', 'amr', 'restricted', 'last_seen_at', 'expires_at', 'revoked_at'] as const satisfies ReadonlyArray<
+  keyof SessionRow
+>;
 
 export type NewSession = Omit<SessionRow, 'revoked_at' | 'revoke_reason' | 'previous_refresh_token_hash'>;
 
@@ -98,7 +102,7 @@ export function createSessionsRepository(db: Database, changes: SessionChangesRe
     knex('sessions')
       .where({ id: param('id') })
       .first(
-        ...(['id', 'realm', 'principal_id', 'amr', 'restricted', 'impersonated_by', 'last_seen_at', 'expires_at', 'revoked_at'] as const),
+        ...ROTATION_COLUMNS,
         knex.raw('(refresh_token_hash = ?) as presented_current', [param('hash')]),
         knex.raw('(previous_refresh_token_hash = ?) as presented_previous', [param('hash')]),
       ),

@@ -62,3 +62,28 @@ export function compile(query: Knex.QueryBuilder | Knex.Raw): Statement {
     },
   };
 }
+
+const PREPARED_CACHE_SIZE = 500;
+
+/**
+ * knex prepares every SQLite statement anew on each query; preparing costs
+ * more than running a point lookup. The service issues a small, fixed set of
+ * SQL strings (bindings are parameters), so a connection keeps them
+ * prepared, bounded LRU. SQLite re-prepares a cached statement itself after
+ * a schema change.
+ */
+export function cachePreparedStatements(conn: { prepare(sql: string): unknown }): void {
+  const prepare = conn.prepare.bind(conn);
+  const cache = new Map<string, unknown>();
+  conn.prepare = (sql: string) => {
+    let statement = cache.get(sql);
+    if (statement) {
+      cache.delete(sql);
+    } else {
+      statement = prepare(sql);
+      if (cache.size >= PREPARED_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+    }
+    cache.set(sql, statement);
+    return statement;
+  };
+}

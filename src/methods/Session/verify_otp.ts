@@ -91,7 +91,6 @@ async function checkCode(
 ): Promise<Result> {
   const { app } = ctx;
   const { hash, challenge, row, key, attempt, d } = c;
-  const descriptor = d;
   const { realm, principal_id: principalId } = challenge;
 
   if (params.recovery_code !== undefined) {
@@ -101,7 +100,7 @@ async function checkCode(
       if (!(await app.repos.recoveryCodes.use(realm, principalId, codeHash, app.clock.now(), trx))) return undefined;
       if (!(await app.repos.mfaChallenges.consume(hash, app.clock.now(), trx))) throw invalidToken();
       await app.repos.audit.record({ ...actorOf(ctx), event: 'login.recovery_code', realm, entity: d.name, entity_id: principalId }, app.clock.now(), trx);
-      const login = await completeLogin(ctx, descriptor, row, ['pwd', 'mfa', 'rcode'], trx);
+      const login = await completeLogin(ctx, d, row, ['pwd', 'mfa', 'rcode'], trx);
       return { ...login, recovery_codes_left: await app.repos.recoveryCodes.countLeft(realm, principalId, trx) };
     });
     if (!result) {
@@ -122,7 +121,7 @@ async function checkCode(
     if (!(await app.repos.twoFactorKeys.useStep(realm, principalId, check.step, trx))) return undefined;
     if (!(await app.repos.mfaChallenges.consume(hash, app.clock.now(), trx))) throw invalidToken();
     const recoveryCodes = enroll && (await enroll());
-    const login = await completeLogin(ctx, descriptor, row, ['pwd', 'otp', 'mfa'], trx);
+    const login = await completeLogin(ctx, d, row, ['pwd', 'otp', 'mfa'], trx);
     await attempt.succeeded(trx);
     return recoveryCodes ? { ...login, recovery_codes: recoveryCodes } : login;
   };
