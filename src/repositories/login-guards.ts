@@ -134,8 +134,10 @@ export function createRateWindowsRepository({ knex, writer }: Database) {
       return writer.within(trx, async (ex) => {
         await ex.run(count, { key, windowStart });
         const row = await ex.first<{ hits: number }>(read, { key, windowStart });
-        await ex.run(forget, { key, windowStart });
-        return { hits: Number(row?.hits ?? 1), windowEnd: windowStart + windowMs };
+        const hits = Number(row?.hits ?? 1);
+        // The first hit of a window: the windows before it are over, and nothing counts them any more.
+        if (hits === 1) await ex.run(forget, { key, windowStart });
+        return { hits, windowEnd: windowStart + windowMs };
       });
     },
   };

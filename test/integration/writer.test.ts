@@ -116,3 +116,24 @@ describeEachDatabase('writer transactions', (get, target) => {
     });
   }
 });
+
+/** The per-IP login rate windows, counted through the writer on each engine. */
+describeEachDatabase('rate windows', (get) => {
+  const windows = (key: string) => get().app.db.knex('rate_windows').where({ rate_key: key }).orderBy('window_start').select('window_start', 'hits');
+
+  test('hits count within their window; the first hit of a new window forgets the earlier ones', async () => {
+    const { rateWindows } = get().app.repos;
+    const key = 'login:192.0.2.7';
+    const minute = 60_000;
+    const t0 = 1_800_000_000_000 - (1_800_000_000_000 % minute);
+    assert.deepEqual(await rateWindows.hit(key, minute, t0 + 1), { hits: 1, windowEnd: t0 + minute });
+    assert.deepEqual(await rateWindows.hit(key, minute, t0 + 2), { hits: 2, windowEnd: t0 + minute });
+    assert.deepEqual(await rateWindows.hit('login:192.0.2.8', minute, t0 + 3), { hits: 1, windowEnd: t0 + minute }, 'keys count apart');
+    assert.deepEqual(await windows(key), [{ window_start: t0, hits: 2 }]);
+
+    assert.deepEqual(await rateWindows.hit(key, minute, t0 + minute + 5), { hits: 1, windowEnd: t0 + 2 * minute });
+    assert.deepEqual(await rateWindows.hit(key, minute, t0 + minute + 6), { hits: 2, windowEnd: t0 + 2 * minute });
+    assert.deepEqual(await windows(key), [{ window_start: t0 + minute, hits: 2 }], 'only the current window is kept');
+    assert.equal((await windows('login:192.0.2.8')).length, 1, 'another key keeps its own window');
+  });
+});
