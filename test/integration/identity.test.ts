@@ -327,6 +327,93 @@ describeEachDatabase('identity: permissions and protection', (get) => {
     assert.equal(again.body.faultcode, 'Server.Session.auth_failed');
   });
 
+  test('an admin acts on another admin only if it holds every permission that admin holds', async () => {
+    const { app } = get();
+    const mgrUser = await call<{ i_user: number }>(
+      app,
+      'User/add_user',
+      { login: 'mgr', password: 'Secret-1a', permissions: ['users.manage', '2fa.reset'] },
+      root,
+    );
+    const boss = await call<{ i_user: number }>(
+      app,
+      'User/add_user',
+      { login: 'boss', password: 'Secret-1a', permissions: ['users.manage', 'passwords.read', 'sessions.impersonate'] },
+      root,
+    );
+    const junior = await call<{ i_user: number }>(app, 'User/add_user', { login: 'junior', password: 'Secret-1a', permissions: ['2fa.reset'] }, root);
+    const mgr = await firstLogin(app, 'admin', 'mgr', 'Secret-1a');
+    const bossToken = await firstLogin(app, 'admin', 'boss', 'Secret-1a');
+    const rootId = ((await call(app, 'User/get_user_info', { login: 'root' }, root)).user_info as { i_user: number }).i_user;
+
+    for (const [method, params] of [
+      ['User/update_user', { i_user: boss.i_user, password: 'Taken-over-1' }],
+      ['User/update_user', { i_user: boss.i_user, blocked: true }],
+      ['User/update_user', { i_user: boss.i_user, two_factor_auth: true }],
+      ['User/delete_user', { i_user: boss.i_user }],
+      ['User/reset_2fa_key', { i_user: boss.i_user }],
+      ['User/update_user', { i_user: rootId, two_factor_auth: true }],
+    ] as const) {
+      const answer = await rest(app, method, params, mgr);
+      assert.equal(answer.status, 403, `${method} ${JSON.stringify(params)}`);
+      assert.equal(answer.body.faultcode, 'Server.AccessControl.forbidden');
+    }
+    const bossInfo = (await call(app, 'User/get_user_info', { i_user: boss.i_user }, root)).user_info as Record<string, unknown>;
+    assert.equal(bossInfo.blocked, false);
+    assert.equal(bossInfo.two_factor_auth, false);
+    assert.equal((await rest(app, 'Session/ping', {}, bossToken)).status, 200, "boss's session lives on");
+    assert.ok(await login(app, 'admin', 'boss', 'Secret-1aZ'), "boss's password is unchanged");
+
+    // Admins whose permissions it holds all of, and itself, it may manage.
+    await call(app, 'User/update_user', { i_user: junior.i_user, two_factor_auth: true }, mgr);
+    await call(app, 'User/reset_2fa_key', { i_user: junior.i_user }, mgr);
+    await call(app, 'User/update_user', { i_user: mgrUser.i_user, two_factor_auth: false }, mgr);
+    await call(app, 'User/delete_user', { i_user: junior.i_user }, mgr);
+  });
+
+  test('blocking ends the sessions for good, and a password set by an admin ends them too', async () => {
+    const { app, clock } = get();
+    const co = await call<{ i_customer: number }>(app, 'Customer/add_customer', { login: 'incident-co' }, root);
+    const acc = await call<{ i_account: number }>(app, 'Account/add_account', { login: 'stolen', i_customer: co.i_customer, password: 'Secret-1a' }, root);
+    await firstLogin(app, 'account', 'stolen', 'Secret-1a');
+    const thief = await call<{ access_token: string; refresh_token: string }>(app, 'Session/login', {
+      login: 'stolen',
+      password: 'Secret-1aZ',
+      realm: 'account',
+    });
+
+    // The usual answer to a stolen login: block it, set a new password, unblock it.
+    await call(app, 'Account/update_account', { i_account: acc.i_account, blocked: true }, root);
+    await call(app, 'Account/update_account', { i_account: acc.i_account, password: 'Fresh-pass-2' }, root);
+    clock.advance(60_000);
+    await call(app, 'Account/update_account', { i_account: acc.i_account, blocked: false }, root);
+    assert.equal((await rest(app, 'Session/ping', {}, thief.access_token)).status, 401, 'unblocking does not bring the session back');
+    const refresh = await rest(app, 'Session/refresh_access_token', { refresh_token: thief.refresh_token });
+    assert.equal(refresh.body.faultcode, 'Server.Session.refresh_token_invalid');
+
+    // A password set by an admin alone ends the sessions too.
+    const owner = await call<{ status: string; access_token: string }>(app, 'Session/login', { login: 'stolen', password: 'Fresh-pass-2', realm: 'account' });
+    await call(app, 'Session/change_password', { old_password: 'Fresh-pass-2', new_password: 'Fresh-pass-3' }, owner.access_token);
+    assert.equal((await rest(app, 'Session/ping', {}, owner.access_token)).status, 200);
+    await call(app, 'Account/update_account', { i_account: acc.i_account, password: 'Fresh-pass-4' }, root);
+    assert.equal((await rest(app, 'Session/ping', {}, owner.access_token)).status, 401);
+    const events = await call<{ event_list: Array<{ event: string; details: Record<string, unknown> }> }>(
+      app,
+      'AuditLog/get_event_list',
+      { entity: 'account', entity_id: acc.i_account, event: 'account.update', limit: 1 },
+      root,
+    );
+    assert.equal(events.event_list[0]?.details.sessions_revoked, 1, 'the audit row counts the sessions it ended');
+
+    // An admin who sets its own password keeps the session it does that in.
+    const self = await call<{ i_user: number }>(app, 'User/add_user', { login: 'self-set', password: 'Secret-1a', permissions: ['users.manage'] }, root);
+    const token = await firstLogin(app, 'admin', 'self-set', 'Secret-1a');
+    const other = await login(app, 'admin', 'self-set', 'Secret-1aZ');
+    await call(app, 'User/update_user', { i_user: self.i_user, password: 'Secret-1aY' }, token);
+    assert.equal((await rest(app, 'Session/ping', {}, token)).status, 200);
+    assert.equal((await rest(app, 'Session/ping', {}, other)).status, 401);
+  });
+
   test('a login is per realm: the same name in another realm is another principal', async () => {
     const { app } = get();
     await call(app, 'Representative/add_representative', { login: 'shared-name', password: 'Secret-1a' }, root);

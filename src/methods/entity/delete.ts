@@ -3,7 +3,7 @@ import { entitySchemas } from '../../entities/method-schemas.js';
 import { entityModel } from '../../entities/model.js';
 import { Fault } from '../../rpc/faults.js';
 import type { MethodDefinition, SessionCallContext } from '../../rpc/registry.js';
-import { audit, loadById, titleOf, type Params } from './shared.js';
+import { assertOutranks, audit, loadById, titleOf, type Params } from './shared.js';
 import { removeTwoFactor } from '../../auth/two-factor.js';
 
 /** `<Service>/delete_<entity>`: refused while other objects refer to it; ends the principal's sessions and removes its 2FA key. */
@@ -12,7 +12,8 @@ export function deleteMethod(d: EntityDescriptor): MethodDefinition<Params, { su
   return {
     name: `${d.service}/delete_${d.name}`,
     summary: `Delete a ${titleOf(d)}.`,
-    description: 'Refused with `Server.Conflict.has_children` (listing how many of each) while objects refer to it.',
+    description:
+      'Refused with `Server.Conflict.has_children` (listing how many of each) while objects refer to it. An admin user can be deleted only by an admin holding every permission it holds.',
     access: { kind: 'admin', permission: d.permission },
     params: schemas.params,
     result: schemas.result,
@@ -24,6 +25,7 @@ export function deleteMethod(d: EntityDescriptor): MethodDefinition<Params, { su
       return app.db.knex.transaction(async (trx) => {
         const row = await loadById(app, d, id, trx);
         if (row.is_root) throw new Fault('Server.Conflict.protected', 'The root admin cannot be deleted');
+        assertOutranks(ctx, d, row);
         const children: Record<string, number> = {};
         for (const { entity, field } of referrersOf(d.name)) {
           const n = await app.repos.entities[entity.name].countWhere(field, id, trx);

@@ -2,7 +2,7 @@ import type { EntityDescriptor } from '../../entities/descriptors.js';
 import { entitySchemas } from '../../entities/method-schemas.js';
 import { entityModel } from '../../entities/model.js';
 import type { MethodDefinition, SessionCallContext } from '../../rpc/registry.js';
-import { audit, loadById, titleOf, type Params } from './shared.js';
+import { assertOutranks, audit, loadById, titleOf, type Params } from './shared.js';
 import { removeTwoFactor } from '../../auth/two-factor.js';
 import { notify } from '../../notifications/notify.js';
 
@@ -16,7 +16,8 @@ export function reset2faKeyMethod(d: EntityDescriptor & { realm: string }): Meth
   return {
     name: `${d.service}/reset_2fa_key`,
     summary: `Reset the 2FA key of a ${titleOf(d)}.`,
-    description: 'The old key and its codes stop working at once; the next login asks to enroll a new key.',
+    description:
+      "The old key and its codes stop working at once; the next login asks to enroll a new key. An admin user's key can be reset only by an admin holding every permission it holds.",
     access: { kind: 'admin', permission: '2fa.reset' },
     params: schemas.params,
     result: schemas.result,
@@ -27,6 +28,7 @@ export function reset2faKeyMethod(d: EntityDescriptor & { realm: string }): Meth
       const id = Number(params[d.idField]);
       return app.db.knex.transaction(async (trx) => {
         const row = await loadById(app, d, id, trx);
+        assertOutranks(ctx, d, row);
         const hadKey = await removeTwoFactor(app, d.realm, id, trx);
         await audit(ctx, d, 'reset_2fa_key', id, { had_key: hadKey }, trx);
         if (hadKey) await notify(app, { kind: 'two_factor_reset', realm: d.realm, principalId: id, row }, trx);

@@ -4,6 +4,7 @@ import type { EntityDescriptor } from '../../entities/descriptors.js';
 import { entityModel, toInfo } from '../../entities/model.js';
 import { effective2fa } from '../../entities/two-factor.js';
 import type { Row } from '../../repositories/entities.js';
+import { PERMISSIONS } from '../../domain/permissions.js';
 import { Fault } from '../../rpc/faults.js';
 import type { SessionCallContext } from '../../rpc/registry.js';
 import { actorOf } from '../shared/audit.js';
@@ -75,6 +76,30 @@ export function assertGrantable(ctx: SessionCallContext, params: Params): void {
   if (!Array.isArray(wanted)) return;
   const missing = wanted.filter((p) => !ctx.session.permissions.includes(p as never));
   if (missing.length > 0) throw new Fault('Server.AccessControl.forbidden', `You cannot grant permissions you do not hold: ${missing.join(', ')}`);
+}
+
+/** The permissions an admin row holds (stored as a JSON array); root holds every one. */
+function heldBy(row: Row): readonly string[] {
+  if (row.is_root) return PERMISSIONS;
+  const stored = row.permissions;
+  if (Array.isArray(stored)) return stored as string[];
+  return typeof stored === 'string' ? (JSON.parse(stored) as string[]) : [];
+}
+
+/**
+ * An admin acts on another admin only if it holds every permission that
+ * admin holds. Otherwise `users.manage` would be a way to all the others:
+ * set a stronger admin's password (or block, delete, or strip its 2FA),
+ * then sign in as it. Root holds every permission, so only root acts on
+ * root, and an admin can always act on itself.
+ */
+export function assertOutranks(ctx: SessionCallContext, d: EntityDescriptor, target: Row): void {
+  if (d.realm !== 'admin') return;
+  if (ctx.session.realm === 'admin' && ctx.session.principalId === Number(target[d.idField])) return;
+  const missing = heldBy(target).filter((p) => !ctx.session.permissions.includes(p as never));
+  if (missing.length > 0) {
+    throw new Fault('Server.AccessControl.forbidden', `This admin holds permissions you do not hold: ${missing.join(', ')}`);
+  }
 }
 
 export async function audit(

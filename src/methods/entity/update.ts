@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { Knex } from 'knex';
 import { PERMISSIONS } from '../../domain/permissions.js';
 import type { EntityDescriptor } from '../../entities/descriptors.js';
 import { entitySchemas } from '../../entities/method-schemas.js';
@@ -7,7 +8,7 @@ import { isUniqueViolation, type Row } from '../../repositories/entities.js';
 import { encryptedColumns } from '../../entities/passwords.js';
 import { Fault } from '../../rpc/faults.js';
 import type { MethodDefinition, SessionCallContext } from '../../rpc/registry.js';
-import { adminSetPasswords, assertGrantable, audit, checkReferences, fieldNames, keyTaken, loadById, titleOf, type Params } from './shared.js';
+import { adminSetPasswords, assertGrantable, assertOutranks, audit, checkReferences, fieldNames, keyTaken, loadById, titleOf, type Params } from './shared.js';
 
 /** `root` keeps every permission and cannot be blocked: there must always be a way back in. Only root changes its own credentials. */
 function protectRoot(row: Row, params: Params, ctx: SessionCallContext, id: number): void {
@@ -29,6 +30,21 @@ async function ensureKeyFree(app: FastifyInstance, d: EntityDescriptor, row: Row
   if (await app.repos.entities[d.name].findByKey(key, trx)) throw keyTaken(d);
 }
 
+/**
+ * Blocking a principal ends its sessions, and so does a password set by an
+ * admin: unblocking later, or the old password's holder, must not get them
+ * back (blocking, resetting the password and unblocking is the usual answer
+ * to a stolen login). An admin who sets its own password keeps the session
+ * it does that in, as `Session/change_password` does.
+ */
+async function endSessions(ctx: SessionCallContext, realm: string, id: number, params: Params, trx: Knex.Transaction): Promise<number> {
+  const { app, session } = ctx;
+  const reason = params.blocked === true ? 'blocked' : typeof params.password === 'string' ? 'password_reset' : undefined;
+  if (!reason) return 0;
+  const own = session.realm === realm && session.principalId === id;
+  return app.repos.sessions.revokeAllOf(realm, id, app.clock.now(), reason, own ? session.sessionId : undefined, trx);
+}
+
 /** `<Service>/update_<entity>`: changes only the fields named. */
 export function updateMethod(d: EntityDescriptor): MethodDefinition<Params, Record<string, number>> {
   const model = entityModel(d);
@@ -36,7 +52,8 @@ export function updateMethod(d: EntityDescriptor): MethodDefinition<Params, Reco
   return {
     name: `${d.service}/update_${d.name}`,
     summary: `Change a ${titleOf(d)}: only the fields given.`,
-    description: 'A password set here by an admin must be changed at the next login. Blocking a principal ends its sessions at once.',
+    description:
+      "A password set here by an admin must be changed at the next login, and it ends the principal's sessions (an admin setting its own keeps the session it calls from). Blocking a principal ends its sessions at once; unblocking does not bring them back. An admin user can be changed only by an admin holding every permission it holds.",
     access: { kind: 'admin', permission: d.permission },
     params: schemas.params,
     result: schemas.result,
@@ -58,6 +75,7 @@ export function updateMethod(d: EntityDescriptor): MethodDefinition<Params, Reco
         const row = await loadById(app, d, id, trx);
         assertGrantable(ctx, params);
         protectRoot(row, params, ctx, id);
+        assertOutranks(ctx, d, row);
         await ensureKeyFree(app, d, row, params, trx);
         await checkReferences(app, d, params, id, trx);
         try {
@@ -70,7 +88,8 @@ export function updateMethod(d: EntityDescriptor): MethodDefinition<Params, Reco
           if (isUniqueViolation(err)) throw keyTaken(d);
           throw err;
         }
-        await audit(ctx, d, 'update', id, { fields: fieldNames(params, d) }, trx);
+        const revoked = d.realm ? await endSessions(ctx, d.realm, id, params, trx) : 0;
+        await audit(ctx, d, 'update', id, { fields: fieldNames(params, d), ...(revoked > 0 ? { sessions_revoked: revoked } : {}) }, trx);
         return { [d.idField]: id };
       });
     },
