@@ -173,6 +173,22 @@ const isDeadlock = (err: unknown): boolean => (err as { errno?: number } | null)
 const DEADLOCK_ATTEMPTS = 5;
 
 /**
+ * Runs `transaction` again from the start when InnoDB gave it up as a
+ * deadlock victim (rolled back whole), as the MySQL manual advises; up to
+ * DEADLOCK_ATTEMPTS times. `transaction` must act only through its own
+ * transaction, since it may run more than once. SQLite never deadlocks.
+ */
+export async function retryingDeadlocks<T>(transaction: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await transaction();
+    } catch (err) {
+      if (attempt >= DEADLOCK_ATTEMPTS || !isDeadlock(err)) throw err;
+    }
+  }
+}
+
+/**
  * MySQL: the time goes to the network, not to knex, so compiled statements
  * run in a knex transaction. Concurrent attempts on one login take the same
  * counter rows in one transaction, which InnoDB may resolve as a deadlock
@@ -183,14 +199,8 @@ const DEADLOCK_ATTEMPTS = 5;
  */
 export function knexWriter(knex: Knex, dialect: Dialect): Writer {
   const writer = {
-    async transaction<T>(fn: (ex: Executor) => Promise<T>): Promise<T> {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await knex.transaction((trx) => fn(knexExecutor(trx, dialect)));
-        } catch (err) {
-          if (attempt >= DEADLOCK_ATTEMPTS || !isDeadlock(err)) throw err;
-        }
-      }
+    transaction<T>(fn: (ex: Executor) => Promise<T>): Promise<T> {
+      return retryingDeadlocks(() => knex.transaction((trx) => fn(knexExecutor(trx, dialect))));
     },
   };
   return { ...writer, within: withinFor(writer, dialect) };

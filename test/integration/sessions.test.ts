@@ -95,6 +95,24 @@ describeEachDatabase('Sessions: refresh, list, revoke, impersonate', (get) => {
     await firstLogin(app, 'admin', 'clerk', PASSWORD);
   });
 
+  test('a login and its audit row commit together: no session is opened when the audit row cannot be written', async () => {
+    const { app } = get();
+    const before = (await sessionsOf(app, (await open(app, 'customer', 'globex', CHANGED)).access_token)).total;
+    const original = app.repos.audit.record;
+    app.repos.audit.record = async () => {
+      throw new Error('audit storage failed');
+    };
+    try {
+      const answer = await rest(app, 'Session/login', { login: 'globex', password: CHANGED, realm: 'customer' });
+      assert.equal(answer.status, 500);
+      assert.equal(answer.body.faultcode, 'Server.Internal.error');
+    } finally {
+      app.repos.audit.record = original;
+    }
+    const after = await open(app, 'customer', 'globex', CHANGED);
+    assert.equal((await sessionsOf(app, after.access_token)).total, before + 1, 'only the login made after the failure added a session');
+  });
+
   test('a refresh rotates both tokens; the new ones work and the session stays the same', async () => {
     const { app, clock, config } = get();
     const first = await open(app, 'customer', 'acme', CHANGED);
@@ -247,15 +265,15 @@ describeEachDatabase('Sessions: refresh, list, revoke, impersonate', (get) => {
     assert.deepEqual(row.details, { all: false, sessions_ended: 1 });
   });
 
-  test('a blocked principal cannot refresh', async () => {
+  test('a blocked principal cannot refresh, not even after it is unblocked', async () => {
     const { app } = get();
     const session = await open(app, 'customer', 'globex', CHANGED);
     const root = await loginRoot(app);
     await call(app, 'Customer/update_customer', { i_customer: globex, blocked: true }, root);
     await expectFault(app, 'Session/refresh_access_token', { refresh_token: session.refresh_token }, undefined, 'Server.Session.refresh_token_invalid', 401);
     await call(app, 'Customer/update_customer', { i_customer: globex, blocked: false }, root);
-    // Unblocked, the same refresh token works again (it was refused, not rotated or revoked).
-    assert.equal((await refresh(app, session.refresh_token)).status, 200);
+    // Blocking ended the session: unblocking does not bring it back.
+    await expectFault(app, 'Session/refresh_access_token', { refresh_token: session.refresh_token }, undefined, 'Server.Session.refresh_token_invalid', 401);
   });
 
   test('a restricted session stays restricted across a refresh', async () => {

@@ -1,5 +1,6 @@
 import { completeLogin, issueChallenge, type LoginResult } from '../../auth/complete-login.js';
 import { guardAttempt } from '../../auth/guard.js';
+import { retryingDeadlocks } from '../../repositories/writer.js';
 import { requires2fa, startEnrollment } from '../../auth/two-factor.js';
 import type { Enrollment } from '../../domain/totp/enrollment.js';
 import { entityOfRealm } from '../../entities/descriptors.js';
@@ -34,14 +35,18 @@ export default defineMethod<Params, Result>({
       // Same answer and same bcrypt work whether the login exists or not.
       const passwordOk = typeof hash === 'string' ? await app.passwords.verify(params.password, hash) : await app.passwords.verifyNothing(params.password);
       if (!d?.realm || !row || !passwordOk || row.blocked) {
-        const lockedUntil = await attempt.failed();
         const principalId = row && d ? Number(row[d.idField]) : null;
-        await app.repos.audit.record(
-          { ...actorOf(ctx), event: 'login.failure', realm, entity: d?.name ?? null, entity_id: principalId, details: { reason: 'credentials' } },
-          app.clock.now(),
-        );
-        if (lockedUntil !== undefined) {
-          await app.db.knex.transaction(async (trx) => {
+        // The counted failure, its audit row and any lock it set (with the owner's notice) commit together.
+        // Parallel failures of one login take the same counter rows: a deadlock victim runs again.
+        await retryingDeadlocks(() =>
+          app.db.knex.transaction(async (trx) => {
+            const lockedUntil = await attempt.failed(trx);
+            await app.repos.audit.record(
+              { ...actorOf(ctx), event: 'login.failure', realm, entity: d?.name ?? null, entity_id: principalId, details: { reason: 'credentials' } },
+              app.clock.now(),
+              trx,
+            );
+            if (lockedUntil === undefined) return;
             const until = new Date(lockedUntil).toISOString();
             await app.repos.audit.record(
               { ...actorOf(ctx), event: 'login.lockout', realm, entity: d?.name ?? null, entity_id: principalId, details: { until } },
@@ -49,8 +54,8 @@ export default defineMethod<Params, Result>({
               trx,
             );
             if (row && principalId !== null) await notify(app, { kind: 'account_locked', realm, principalId, row, data: { ip: ctx.ip, until } }, trx);
-          });
-        }
+          }),
+        );
         throw new Fault('Server.Session.auth_failed');
       }
       const descriptor = { ...d, realm: d.realm };
@@ -59,8 +64,12 @@ export default defineMethod<Params, Result>({
       const key = await app.repos.twoFactorKeys.find(realm, principalId);
       const needsOtp = key?.status === 'active' || (await requires2fa(app, realm, row));
       if (!needsOtp) {
-        await attempt.succeeded();
-        return completeLogin(ctx, descriptor, row, ['pwd']);
+        // The session, its audit row and the forgiven failures commit together.
+        return await app.db.writer.transaction(async (ex) => {
+          const login = await completeLogin(ctx, descriptor, row, ['pwd'], ex);
+          await attempt.succeeded(ex);
+          return login;
+        });
       }
       // The password was right; the code decides, in Session/verify_otp.
       await attempt.passed();

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import { guardAttempt } from '../../auth/guard.js';
+import { guardAttempt, type Attempt } from '../../auth/guard.js';
+import { retryingDeadlocks } from '../../repositories/writer.js';
 import { openSecret } from '../../auth/two-factor.js';
 import { verifyTotp } from '../../domain/totp/totp.js';
 import { entityOfRealm, type EntityDescriptor } from '../../entities/descriptors.js';
@@ -83,32 +84,39 @@ export async function withVerifiedCode<T>(
         throw new Fault('Server.TwoFactor.not_enrolled', 'The key was removed or replaced meanwhile; check TwoFactor/get_status');
       }
       if (!fresh) throw new Fault('Server.Session.otp_replayed');
-      return act(trx);
+      const acted = await act(trx);
+      await attempt.succeeded(trx);
+      return acted;
     });
   } catch (err) {
     const wrongCode = err instanceof Fault && (err.faultcode === 'Server.Session.otp_invalid' || err.faultcode === 'Server.Session.otp_replayed');
-    if (wrongCode) await failed(ctx, caller, attempt.failed());
+    if (wrongCode) await failed(ctx, caller, attempt);
     else await attempt.passed();
     throw err;
   }
-  await attempt.succeeded();
   return result;
 }
 
-/** Reports a failure; when it locked the login, audits the lock as Session/login does. */
-async function failed(ctx: SessionCallContext, caller: Caller, lock: Promise<number | undefined>): Promise<void> {
-  const lockedUntil = await lock;
-  if (lockedUntil === undefined) return;
+/** Reports a failure; when it locked the login, audits the lock as Session/login does, in the same transaction. */
+async function failed(ctx: SessionCallContext, caller: Caller, attempt: Attempt): Promise<void> {
   const { app } = ctx;
-  await app.repos.audit.record(
-    {
-      ...actorOf(ctx),
-      event: 'login.lockout',
-      realm: caller.realm,
-      entity: caller.d.name,
-      entity_id: caller.principalId,
-      details: { until: new Date(lockedUntil).toISOString(), via: 'two_factor_self_service' },
-    },
-    app.clock.now(),
+  // Parallel failures of one login take the same counter rows: a deadlock victim runs again.
+  await retryingDeadlocks(() =>
+    app.db.knex.transaction(async (trx) => {
+      const lockedUntil = await attempt.failed(trx);
+      if (lockedUntil === undefined) return;
+      await app.repos.audit.record(
+        {
+          ...actorOf(ctx),
+          event: 'login.lockout',
+          realm: caller.realm,
+          entity: caller.d.name,
+          entity_id: caller.principalId,
+          details: { until: new Date(lockedUntil).toISOString(), via: 'two_factor_self_service' },
+        },
+        app.clock.now(),
+        trx,
+      );
+    }),
   );
 }
