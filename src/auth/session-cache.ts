@@ -4,8 +4,8 @@ import type { SessionWithPrincipal } from '../repositories/sessions.js';
 export interface SessionCacheSource {
   /** The session row with its principal's state, read from the database (the realm names the principal's table). */
   load(sessionId: string, realm: string): Promise<SessionWithPrincipal | undefined>;
-  /** Feed rows after `seq`, oldest first (at most one page). */
-  changesSince(seq: number): Promise<SessionChangeRow[]>;
+  /** Feed rows after `seq`, and those numbered `holes` if they are there now; oldest first (at most one page). */
+  changesSince(seq: number, holes: readonly number[]): Promise<SessionChangeRow[]>;
   latestSeq(): Promise<number>;
   /** Where the engine offers it (SQLite): a number that moves whenever anyone commits. */
   dataVersion(): number | undefined;
@@ -20,7 +20,12 @@ export interface SessionCacheOptions {
   maxAge: number;
   /** One page of the feed: a replica that finds a full page may have missed rows, and drops everything. */
   page: number;
+  /** How long a gap in the feed's numbers is watched for a late commit (default one minute). */
+  holeWatch?: number;
 }
+
+/** Gaps watched at most; beyond that the cache starts over (each is a transaction still open, or one rolled back). */
+const MAX_HOLES = 100;
 
 interface Entry {
   row: SessionWithPrincipal;
@@ -39,6 +44,15 @@ interface Entry {
  * Invariant: a row stored in the cache was read after every feed row applied
  * so far, or is dropped (see `generation`), so an eviction can never be overtaken
  * by the load it should have evicted.
+ *
+ * Feed rows can become visible out of order: InnoDB numbers a row when it is
+ * inserted, not when its transaction commits, so `seq` n+1 may be read while
+ * n is still uncommitted. A number skipped in what was read is a *hole*,
+ * asked for again by every read until its row shows up or it has been
+ * watched for `holeWatch` (a rolled-back transaction leaves a hole for good).
+ * A change that commits later than that still takes effect within `maxAge`.
+ * A fresh process reads a short tail of the feed back for the same reason.
+ * SQLite numbers and commits in one order, so it never has holes.
  */
 export class SessionCache {
   private readonly entries = new Map<string, Entry>();
@@ -47,6 +61,8 @@ export class SessionCache {
   private pending: Promise<void> | undefined;
   /** Bumped whenever feed rows are applied: a load that overlapped one is not stored. */
   private generation = 0;
+  /** Feed numbers skipped so far, with when they were first missed. */
+  private readonly holes = new Map<number, number>();
 
   constructor(
     private readonly source: SessionCacheSource,
@@ -106,11 +122,12 @@ export class SessionCache {
     const version = this.source.dataVersion();
     if (version !== undefined && version === this.version && this.seq !== undefined) return;
     if (this.seq === undefined) {
-      // A fresh process caches nothing yet: the feed only matters from here on.
-      this.seq = await this.source.latestSeq();
-    } else {
-      this.apply(await this.source.changesSince(this.seq));
+      // A fresh process caches nothing yet: the feed matters from here on, and from the rows
+      // just before, whose gaps may be transactions that commit later.
+      this.seq = Math.max(0, (await this.source.latestSeq()) - Math.floor(this.options.page / 5));
     }
+    this.forgetOldHoles();
+    this.apply(await this.source.changesSince(this.seq, [...this.holes.keys()]));
     this.version = version;
   }
 
@@ -119,11 +136,21 @@ export class SessionCache {
     this.generation++;
     if (rows.length >= this.options.page) {
       // Possibly more behind this page: start over rather than miss one.
-      this.entries.clear();
-      this.seq = undefined;
+      this.startOver();
       return;
     }
     for (const change of rows) {
+      if (!this.holes.delete(change.seq)) {
+        const seq = this.seq ?? 0;
+        if (change.seq <= seq) continue;
+        if (change.seq - seq - 1 > MAX_HOLES - this.holes.size) {
+          // Too many open (or abandoned) transactions to watch: start over rather than miss one.
+          this.startOver();
+          return;
+        }
+        for (let skipped = seq + 1; skipped < change.seq; skipped++) this.holes.set(skipped, this.source.now());
+        this.seq = change.seq;
+      }
       if (change.session_id !== null) {
         this.entries.delete(change.session_id);
       } else if (change.realm !== null && change.principal_id !== null) {
@@ -135,7 +162,17 @@ export class SessionCache {
       } else {
         this.entries.clear();
       }
-      this.seq = Math.max(this.seq ?? 0, change.seq);
     }
+  }
+
+  private forgetOldHoles(): void {
+    const watch = this.options.holeWatch ?? 60_000;
+    for (const [seq, missedAt] of this.holes) if (this.source.now() - missedAt >= watch) this.holes.delete(seq);
+  }
+
+  private startOver(): void {
+    this.entries.clear();
+    this.holes.clear();
+    this.seq = undefined;
   }
 }

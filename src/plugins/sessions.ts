@@ -110,7 +110,7 @@ export default fp(
     const cache = new SessionCache(
       {
         load: loadSession,
-        changesSince: (seq) => app.repos.sessionChanges.since(seq),
+        changesSince: (seq, holes) => app.repos.sessionChanges.since(seq, holes),
         latestSeq: () => app.repos.sessionChanges.latestSeq(),
         dataVersion: () => app.db.reads.dataVersion(),
         now: () => app.clock.now(),

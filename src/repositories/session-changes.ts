@@ -20,7 +20,9 @@ export const SESSION_CHANGE_PAGE = 500;
 
 export function createSessionChangesRepository(knex: Knex, reads: PointReader) {
   // Plain SQL that both engines read the same way: this runs before every cache hit.
-  const since = `select seq, session_id, realm, principal_id from session_changes where seq > ? order by seq limit ${SESSION_CHANGE_PAGE}`;
+  const columns = 'select seq, session_id, realm, principal_id from session_changes';
+  const since = `${columns} where seq > ? order by seq limit ${SESSION_CHANGE_PAGE}`;
+  const sinceOrIn = (holes: number) => `${columns} where seq > ? or seq in (${Array(holes).fill('?').join(', ')}) order by seq limit ${SESSION_CHANGE_PAGE}`;
   return {
     /**
      * Written with the change itself (`trx` is the change's transaction), so
@@ -50,8 +52,11 @@ export function createSessionChangesRepository(knex: Knex, reads: PointReader) {
       return Number(row?.seq ?? 0);
     },
 
-    async since(seq: number): Promise<SessionChangeRow[]> {
-      const rows = await reads.all<SessionChangeRow>(since, [seq]);
+    /** Rows after `seq`, and those numbered `holes` (see session-cache.ts), oldest first. */
+    async since(seq: number, holes: readonly number[] = []): Promise<SessionChangeRow[]> {
+      const rows = await (holes.length === 0
+        ? reads.all<SessionChangeRow>(since, [seq])
+        : reads.all<SessionChangeRow>(sinceOrIn(holes.length), [seq, ...holes]));
       return rows.map((r) => ({ ...r, seq: Number(r.seq) }));
     },
 

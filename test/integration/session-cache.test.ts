@@ -58,6 +58,29 @@ for (const target of databaseTargets()) {
       assert.equal(await ping(b, token), 401);
     });
 
+    test(
+      'a change that commits after a later-numbered one still ends the session on B at once',
+      // InnoDB numbers a feed row when it is inserted; SQLite numbers and commits in one order, and its
+      // single writer would make the second change wait for the first.
+      { skip: target === 'sqlite' && 'SQLite cannot commit feed rows out of order' },
+      async () => {
+        const x = await accountSession('cache-late-x');
+        const y = await accountSession('cache-late-y');
+        const sid = (await call<{ session_id: string }>(b.app, 'Session/ping', {}, x.token)).session_id;
+        const trx = await a.app.db.knex.transaction();
+        try {
+          await a.app.repos.sessions.revoke(sid, a.clock.now(), 'logout', trx); // numbered n, not committed
+          await call(a.app, 'Session/logout', {}, y.token); // numbered n + 1, committed
+          assert.equal(await ping(b, y.token), 401, 'B has read the feed past n');
+          assert.equal(await ping(b, x.token), 200, 'X is not revoked yet');
+          await trx.commit();
+        } finally {
+          if (!trx.isCompleted()) await trx.rollback();
+        }
+        assert.equal(await ping(b, x.token), 401, "X's revocation took effect on B as soon as it committed");
+      },
+    );
+
     test('revoking one session on A ends it on B, and leaves the others', async () => {
       const { token } = await accountSession('cache-revoke');
       const other = await firstLogin(a.app, 'account', 'cache-revoke', 'Cache-pass1Z');

@@ -7,10 +7,11 @@ import type { SessionWithPrincipal } from '../../src/repositories/sessions.js';
 /** An in-memory database for the cache: rows, a change feed, counters of what the cache asked. */
 function fakeSource() {
   const rows = new Map<string, SessionWithPrincipal>();
-  const feed: SessionChangeRow[] = [];
+  /** Feed rows in the order they were numbered; `committed: false` ones are not visible yet. */
+  const feed: Array<SessionChangeRow & { committed: boolean }> = [];
   let version = 1;
   let now = 1_000_000;
-  const counts = { loads: 0, feedReads: 0 };
+  const counts = { loads: 0, feedReads: 0, holesAskedFor: [] as number[][] };
   let beforeLoadReturns: (() => Promise<void>) | undefined;
   const source: SessionCacheSource = {
     async load(id) {
@@ -20,12 +21,13 @@ function fakeSource() {
       await beforeLoadReturns?.();
       return snapshot;
     },
-    async changesSince(seq) {
+    async changesSince(seq, holes) {
       counts.feedReads++;
-      return feed.filter((r) => r.seq > seq);
+      counts.holesAskedFor.push([...holes]);
+      return feed.filter((r) => r.committed && (r.seq > seq || holes.includes(r.seq))).map(({ committed: _, ...r }) => r);
     },
     async latestSeq() {
-      return feed.at(-1)?.seq ?? 0;
+      return feed.findLast((r) => r.committed)?.seq ?? 0;
     },
     dataVersion: () => version,
     now: () => now,
@@ -33,16 +35,23 @@ function fakeSource() {
   const session = (id: string, realm = 'account', principal = 1, impersonatedBy: number | null = null): void => {
     rows.set(id, { id, realm, principal_id: principal, impersonated_by: impersonatedBy, revoked_at: null } as SessionWithPrincipal);
   };
-  const change = (c: Partial<SessionChangeRow>): void => {
-    feed.push({ seq: (feed.at(-1)?.seq ?? 0) + 1, session_id: null, realm: null, principal_id: null, ...c });
-    version++;
+  /** A change numbered now and committed later (InnoDB numbers a row when it is inserted); returns its commit. */
+  const open = (c: Partial<SessionChangeRow>): (() => void) => {
+    const row = { seq: (feed.at(-1)?.seq ?? 0) + 1, session_id: null, realm: null, principal_id: null, ...c, committed: false };
+    feed.push(row);
+    return () => {
+      row.committed = true;
+      version++;
+    };
   };
+  const change = (c: Partial<SessionChangeRow>): void => open(c)();
   return {
     source,
     rows,
     counts,
     session,
     change,
+    open,
     advance: (ms: number) => (now += ms),
     onLoad: (f: (() => Promise<void>) | undefined) => (beforeLoadReturns = f),
   };
@@ -58,7 +67,7 @@ test('a cached session is served without reading it again, and the feed is skipp
   await cache.get('s1', 'account');
   await cache.get('s1', 'account');
   assert.equal(db.counts.loads, 1);
-  assert.equal(db.counts.feedReads, 0);
+  assert.equal(db.counts.feedReads, 1, 'only the first call reads (the tail of) the feed');
 });
 
 test('a change to one session evicts it; a change to a principal evicts all of its sessions and those an admin impersonates', async () => {
@@ -86,9 +95,10 @@ test('calls arriving together share one read of the feed', async () => {
   db.session('s1');
   const cache = new SessionCache(db.source, options);
   await cache.get('s1', 'account');
+  const reads = db.counts.feedReads;
   db.change({ session_id: 'unrelated' });
   await Promise.all(Array.from({ length: 20 }, () => cache.get('s1', 'account')));
-  assert.equal(db.counts.feedReads, 1);
+  assert.equal(db.counts.feedReads, reads + 1);
 });
 
 test('a load that overlapped an eviction is not kept', async () => {
@@ -131,4 +141,67 @@ test('size 0 turns the cache off', async () => {
   await cache.get('s1', 'account');
   await cache.get('s1', 'account');
   assert.equal(db.counts.loads, 2);
+});
+
+test('a change committed after a later-numbered one still evicts, as soon as it commits', async () => {
+  const db = fakeSource();
+  db.session('x');
+  db.session('y');
+  const cache = new SessionCache(db.source, options);
+  await cache.get('x', 'account');
+  await cache.get('y', 'account');
+  const commitX = db.open({ session_id: 'x' });
+  db.change({ session_id: 'y' });
+  await cache.get('y', 'account');
+  assert.equal(db.counts.loads, 3, 'y read again');
+  await cache.get('x', 'account');
+  assert.equal(db.counts.loads, 3, "x's change is not committed yet");
+  commitX();
+  await cache.get('x', 'account');
+  assert.equal(db.counts.loads, 4, 'x read again once its change committed');
+  assert.deepEqual(db.counts.holesAskedFor.at(-1), [1], 'the read asked for the skipped number');
+  db.change({ session_id: 'unrelated' });
+  await cache.get('x', 'account');
+  assert.deepEqual(db.counts.holesAskedFor.at(-1), [], 'a filled hole is not asked for again');
+});
+
+test('a hole is watched for holeWatch, then forgotten (a rolled-back transaction)', async () => {
+  const db = fakeSource();
+  db.session('s1');
+  const cache = new SessionCache(db.source, { ...options, holeWatch: 1_000 });
+  await cache.get('s1', 'account');
+  db.open({ session_id: 'never' });
+  db.change({ session_id: 'unrelated' });
+  await cache.get('s1', 'account');
+  db.change({ session_id: 'unrelated-2' });
+  await cache.get('s1', 'account');
+  assert.deepEqual(db.counts.holesAskedFor.at(-1), [1]);
+  db.advance(1_000);
+  db.change({ session_id: 'unrelated-3' });
+  await cache.get('s1', 'account');
+  assert.deepEqual(db.counts.holesAskedFor.at(-1), []);
+});
+
+test('a fresh cache reads the tail of the feed back, so a change numbered before it started still evicts', async () => {
+  const db = fakeSource();
+  db.session('s1');
+  const commit = db.open({ session_id: 's1' });
+  db.change({ session_id: 'unrelated' });
+  const cache = new SessionCache(db.source, options);
+  await cache.get('s1', 'account');
+  assert.equal(db.counts.loads, 1);
+  commit();
+  await cache.get('s1', 'account');
+  assert.equal(db.counts.loads, 2);
+});
+
+test('more holes than it can watch: the cache starts over', async () => {
+  const db = fakeSource();
+  db.session('s1');
+  const cache = new SessionCache(db.source, { ...options, page: 1_000 });
+  await cache.get('s1', 'account');
+  for (let i = 0; i < 101; i++) db.open({ session_id: `open-${i}` });
+  db.change({ session_id: 'unrelated' });
+  await cache.get('s1', 'account');
+  assert.equal(db.counts.loads, 2, 'dropped and read again');
 });
