@@ -126,7 +126,8 @@ export const configSchema = {
       type: 'integer',
       minimum: 1,
       default: 20,
-      description: 'Session/login, Session/verify_otp and TwoFactor code checks per client IP per minute (shared by all replicas through the database).',
+      description:
+        'Session/login, Session/verify_otp, Session/change_password and TwoFactor code checks per client IP per minute (shared by all replicas through the database).',
     },
     SMTP_URL: {
       type: 'string',

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { codeAt } from '../../src/domain/totp/totp.js';
-import { describeEachDatabase } from '../helpers/app.js';
-import { call, firstLogin, loginRoot, rest } from '../helpers/rpc.js';
+import { describeEachDatabase, ROOT_PASSWORD } from '../helpers/app.js';
+import { call, firstLogin, login, loginRoot, rest } from '../helpers/rpc.js';
 
 type Answer = Record<string, unknown>;
 
@@ -134,3 +134,24 @@ describeEachDatabase('hardening: authorization edges', (get) => {
     );
   });
 });
+
+describeEachDatabase(
+  'hardening: change_password shares the per-IP rate limit',
+  (get) => {
+    test('past RATE_LIMIT_LOGIN checks in a minute, change_password answers rate_limited and changes nothing', async () => {
+      const { app, clock } = get();
+      const token = await loginRoot(app); // the first check of this minute
+      for (let i = 0; i < 2; i++) {
+        const wrong = await rest(app, 'Session/change_password', { old_password: `Guess-${i}-x`, new_password: 'Next-pass9' }, token);
+        assert.equal(wrong.body.faultcode, 'Server.Password.wrong_old_password');
+      }
+      const limited = await rest(app, 'Session/change_password', { old_password: ROOT_PASSWORD, new_password: 'Next-pass9x' }, token);
+      assert.equal(limited.status, 429);
+      assert.equal(limited.body.faultcode, 'Client.Request.rate_limited');
+      assert.ok(Number(limited.body.retry_after) >= 1);
+      clock.advance(60_000);
+      assert.ok(await login(app, 'admin', 'root', ROOT_PASSWORD), 'the password is unchanged');
+    });
+  },
+  { RATE_LIMIT_LOGIN: 3 },
+);

@@ -13,7 +13,12 @@ type Params = ParamsOf<'Session/change_password'>;
 export default defineMethod({
   name: 'Session/change_password',
   access: { kind: 'session', allowRestricted: true, denyImpersonated: true },
-  faults: ['Server.Password.wrong_old_password', 'Server.Password.policy_violation', 'Server.Session.cannot_login_brute_force_activity'],
+  faults: [
+    'Server.Password.wrong_old_password',
+    'Server.Password.policy_violation',
+    'Server.Session.cannot_login_brute_force_activity',
+    'Client.Request.rate_limited',
+  ],
   async handler(params: Params, ctx) {
     const { app, session } = ctx;
     const d = entityOfRealm(session.realm);
