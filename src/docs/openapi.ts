@@ -20,13 +20,10 @@ function transportFaults(m: MethodDefinition): FaultCode[] {
     'Server.Internal.error',
     'Server.Unavailable',
   ];
-  if (m.access.kind !== 'public') {
-    codes.push(
-      'Client.Session.check_auth.failed_to_process_access_token',
-      'Server.Session.check_auth.auth_failed',
-      'Server.Session.alert_You_must_change_password',
-    );
+  if (m.access.kind !== 'public' || m.access.session === 'optional') {
+    codes.push('Client.Session.check_auth.failed_to_process_access_token', 'Server.Session.check_auth.auth_failed');
   }
+  if (m.access.kind !== 'public') codes.push('Server.Session.alert_You_must_change_password');
   if (m.access.kind === 'admin' || (m.access.kind === 'session' && m.access.denyImpersonated)) codes.push('Server.AccessControl.forbidden');
   return codes;
 }
@@ -44,7 +41,8 @@ function restOperation(m: MethodDefinition) {
       tags: [service],
       summary: m.summary,
       description: [m.description, accessText(m.access)].filter(Boolean).join('\n\n'),
-      ...(m.access.kind === 'public' ? { security: [] } : {}),
+      // An optional token: either no security or the bearer scheme.
+      ...(m.access.kind === 'public' ? { security: m.access.session === 'optional' ? [{}, { bearer: [] }] : [] } : {}),
       requestBody: { required: false, content: { 'application/json': { schema: bundledSchema(m.params) } } },
       responses: {
         '200': { description: 'Result', content: { 'application/json': { schema: bundledSchema(m.result) } } },

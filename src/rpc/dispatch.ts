@@ -56,8 +56,11 @@ async function authenticate(app: FastifyInstance, request: FastifyRequest, metho
     userAgent: request.headers['user-agent']?.slice(0, 256),
     session: undefined,
   };
-  if (method.access.kind === 'public') return ctx;
   const token = bearerToken(request);
+  if (method.access.kind === 'public') {
+    if (method.access.session === 'optional' && token) ctx.session = await app.sessions.authenticate(token);
+    return ctx;
+  }
   if (!token) throw new Fault('Client.Session.check_auth.failed_to_process_access_token', 'This method needs "Authorization: Bearer <access_token>"');
   ctx.session = await app.sessions.authenticate(token);
   return ctx;

@@ -7,7 +7,8 @@ import type { FaultCode } from './faults.js';
 
 /** Who may call a method. */
 export type Access =
-  | { kind: 'public' }
+  /** Anyone; with `session: 'optional'` a token, when one is sent, is checked and its session (even a restricted one) passed on. */
+  | { kind: 'public'; session?: 'optional' }
   /** Any valid session; a restricted one (password must change) only where allowed. */
   | { kind: 'session'; allowRestricted?: boolean; denyImpersonated?: boolean }
   /** A full `admin`-realm session, holding `permission` when one is named. */

@@ -73,12 +73,35 @@ describeEachDatabase('passwords: policy', (get) => {
     assert.equal(individual.status, 422);
     await call(app, 'Account/add_account', { login: 'strict-acc', i_customer: strictCo.i_customer, password: 'abcdef12!x' }, root);
 
-    const forAccount = await call(app, 'Session/get_password_policy', { realm: 'account', login: 'STRICT-ACC' });
+    const forAccount = await call(app, 'Session/get_password_policy', { realm: 'account', login: 'STRICT-ACC' }, root);
     assert.equal(forAccount.min_length, 10);
     assert.equal((forAccount.rules as Info).special, 'must');
     assert.equal((forAccount.rules as Info).digits, 'must', 'classes not overridden keep the global rule');
-    const unknown = await call(app, 'Session/get_password_policy', { realm: 'account', login: 'nobody-here' });
-    assert.deepEqual(unknown, global);
+    const unknown = await call(app, 'Session/get_password_policy', { realm: 'account', login: 'nobody-here' }, root);
+    assert.deepEqual(unknown, global, 'an admin naming an unknown login gets the global rules');
+
+    // Its own session (restricted: the admin set the password) sees its rules, with or without naming itself.
+    const first = await call<{ status: string; access_token: string }>(app, 'Session/login', { login: 'strict-acc', password: 'abcdef12!x', realm: 'account' });
+    assert.equal(first.status, 'password_change_required');
+    for (const params of [{ realm: 'account' }, { realm: 'account', login: 'strict-acc' }]) {
+      assert.equal((await call(app, 'Session/get_password_policy', params, first.access_token)).min_length, 10, JSON.stringify(params));
+    }
+    // Nobody else learns whether a login exists: the same refusal for a real login and an unknown one.
+    const other = await call<{ i_customer: number }>(app, 'Customer/add_customer', { login: 'plain-co' }, root);
+    await call(app, 'Account/add_account', { login: 'plain-acc', i_customer: other.i_customer, password: 'abcdef12' }, root);
+    const plain = (await call<{ access_token: string }>(app, 'Session/login', { login: 'plain-acc', password: 'abcdef12', realm: 'account' })).access_token;
+    for (const [token, login] of [
+      [undefined, 'strict-acc'],
+      [undefined, 'nobody-here'],
+      [plain, 'strict-acc'],
+      [plain, 'nobody-here'],
+    ] as const) {
+      const answer = await rest(app, 'Session/get_password_policy', { realm: 'account', login }, token);
+      assert.equal(answer.status, 403, `${login} ${token ? 'with' : 'without'} a session`);
+      assert.equal(answer.body.faultcode, 'Server.AccessControl.forbidden');
+    }
+    assert.deepEqual(await call(app, 'Session/get_password_policy', { realm: 'account' }), global, 'without a session: the global rules');
+    assert.deepEqual(await call(app, 'Session/get_password_policy', { realm: 'account' }, plain), global, "another class's principal: its own (global) rules");
   });
 });
 
