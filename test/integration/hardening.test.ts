@@ -37,9 +37,11 @@ describeEachDatabase('hardening: authorization edges', (get) => {
     const token = await firstLogin(app, 'admin', 'user-admin', 'Admin-pass1');
     const grant = await rest(app, 'User/add_user', { login: 'sidekick', password: 'Side-pass1', permissions: ['passwords.read'] }, token);
     assert.equal(grant.status, 403);
+    assert.equal(grant.body.faultcode, 'Server.AccessControl.forbidden');
     const me = (await call(app, 'User/get_user_info', { login: 'user-admin' }, token)).user_info as Answer;
     const self = await rest(app, 'User/update_user', { i_user: me.i_user, permissions: ['users.manage', 'sessions.impersonate'] }, token);
     assert.equal(self.status, 403);
+    assert.equal(self.body.faultcode, 'Server.AccessControl.forbidden');
     const rootInfo = (await call(app, 'User/get_user_info', { login: 'root' }, token)).user_info as Answer;
     const takeover = await rest(app, 'User/update_user', { i_user: rootInfo.i_user, password: 'Taken-over1' }, token);
     assert.equal(takeover.status, 409);
@@ -107,7 +109,26 @@ describeEachDatabase('hardening: authorization edges', (get) => {
     assert.equal(locked.body.faultcode, 'Server.Session.cannot_login_brute_force_activity');
   });
 
-  test('calls that end with a non-attempt error never fill the brute-force counter', async () => {
+  test('an attempt that fails for another reason gives its slot back, so errors never lock a login', async () => {
+    const t = get();
+    await call(t.app, 'Vendor/add_vendor', { login: 'flaky', password: 'Flaky-pass1' }, root);
+    const verify = t.app.passwords.verify;
+    t.app.passwords.verify = async () => {
+      throw new Error('the hashing backend failed');
+    };
+    try {
+      for (let i = 0; i < t.config.LOCKOUT_THRESHOLD + 3; i++) {
+        const answer = await rest(t.app, 'Session/login', { login: 'flaky', password: 'Flaky-pass1', realm: 'vendor' });
+        assert.equal(answer.body.faultcode, 'Server.Internal.error');
+      }
+    } finally {
+      t.app.passwords.verify = verify;
+    }
+    const next = await rest(t.app, 'Session/login', { login: 'flaky', password: 'Flaky-pass1', realm: 'vendor' });
+    assert.equal(next.status, 200, JSON.stringify(next.body));
+  });
+
+  test('a stale mfa_token is refused before an attempt is claimed, so it never fills the counter', async () => {
     const t = get();
     await call(t.app, 'Vendor/add_vendor', { login: 'two-tabs', password: 'Tabs-pass1', two_factor_auth: 'enabled' }, root);
     const tabA = await call(t.app, 'Session/login', { login: 'two-tabs', password: 'Tabs-pass1', realm: 'vendor' });

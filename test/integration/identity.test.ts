@@ -110,6 +110,77 @@ describeEachDatabase('identity: generic admin API', (get) => {
     });
   }
 
+  for (const d of ENTITIES) {
+    const methods: Array<[string, (refs: Refs) => Record<string, unknown>]> = [
+      [`add_${d.name}`, (r) => sample(d, r, '-forbidden')],
+      [`get_${d.name}_info`, () => ({ [d.idField]: 1 })],
+      [`update_${d.name}`, () => ({ [d.idField]: 1, [d.keyField]: 'renamed-by-nobody' })],
+      [`get_${d.name}_list`, () => ({})],
+      [`delete_${d.name}`, () => ({ [d.idField]: 1 })],
+      ...(d.realm ? [['reset_2fa_key', () => ({ [d.idField]: 1 })] as [string, () => Record<string, unknown>]] : []),
+    ];
+    test(`${d.service}: every method answers an admin without ${d.permission} with AccessControl.forbidden`, async () => {
+      const { app } = get();
+      const login = `powerless-${d.name}`;
+      await call(app, 'User/add_user', { login, password: 'Secret-1a', permissions: [] }, root);
+      const powerless = await firstLogin(app, 'admin', login, 'Secret-1a');
+      for (const [name, params] of methods) {
+        // update_user of its own record is allowed; here it names another (root, id 1).
+        const answer = await rest(app, `${d.service}/${name}`, params(refs), powerless);
+        assert.equal(answer.status, 403, name);
+        assert.equal(answer.body.faultcode, 'Server.AccessControl.forbidden', name);
+      }
+      const key = String(sample(d, refs, '-forbidden')[d.keyField]);
+      const list = await call(app, `${d.service}/get_${d.name}_list`, { [`${d.keyField}_prefix`]: key }, root);
+      assert.equal(list.total, 0, 'nothing was added');
+    });
+
+    test(`${d.service}: renaming to a ${d.keyField} that is taken answers login_taken and changes nothing`, async () => {
+      const { app } = get();
+      const first = sample(d, refs, '-taken1');
+      await call(app, `${d.service}/add_${d.name}`, first, root);
+      const second = await call(app, `${d.service}/add_${d.name}`, sample(d, refs, '-taken2'), root);
+      const id = second[d.idField];
+      const answer = await rest(app, `${d.service}/update_${d.name}`, { [d.idField]: id, [d.keyField]: String(first[d.keyField]).toUpperCase() }, root);
+      assert.equal(answer.status, 409);
+      assert.equal(answer.body.faultcode, 'Server.Conflict.login_taken');
+      const info = (await call(app, `${d.service}/get_${d.name}_info`, { [d.idField]: id }, root))[`${d.name}_info`] as Record<string, unknown>;
+      assert.equal(info[d.keyField], sample(d, refs, '-taken2')[d.keyField]);
+    });
+
+    if (d.realm) {
+      test(`${d.service}: a password that breaks the policy answers policy_violation on add and update, and writes nothing`, async () => {
+        const { app } = get();
+        const added = await rest(app, `${d.service}/add_${d.name}`, { ...sample(d, refs, '-weak'), password: 'short' }, root);
+        assert.equal(added.status, 422);
+        assert.equal(added.body.faultcode, 'Server.Password.policy_violation');
+        const key = String(sample(d, refs, '-weak')[d.keyField]);
+        assert.equal((await call(app, `${d.service}/get_${d.name}_list`, { [`${d.keyField}_prefix`]: key }, root)).total, 0);
+        const ok = await call(app, `${d.service}/add_${d.name}`, { ...sample(d, refs, '-weak2'), password: 'Secret-1a' }, root);
+        const updated = await rest(app, `${d.service}/update_${d.name}`, { [d.idField]: ok[d.idField], password: 'short' }, root);
+        assert.equal(updated.status, 422);
+        assert.equal(updated.body.faultcode, 'Server.Password.policy_violation');
+      });
+    }
+
+    if (d.references.length > 0) {
+      test(`${d.service}: an unknown reference answers NotFound naming the field, on add and update`, async () => {
+        const { app } = get();
+        for (const ref of d.references) {
+          const added = await rest(app, `${d.service}/add_${d.name}`, { ...sample(d, refs, '-ref'), [ref.field]: 999_999 }, root);
+          assert.equal(added.status, 404, ref.field);
+          assert.equal(added.body.faultcode, 'Server.NotFound');
+          assert.equal(added.body.field, ref.field);
+        }
+        const ok = await call(app, `${d.service}/add_${d.name}`, sample(d, refs, '-ref2'), root);
+        const ref = d.references[0]!;
+        const updated = await rest(app, `${d.service}/update_${d.name}`, { [d.idField]: ok[d.idField], [ref.field]: 999_999 }, root);
+        assert.equal(updated.body.faultcode, 'Server.NotFound');
+        assert.equal(updated.body.field, ref.field);
+      });
+    }
+  }
+
   test('get_info needs exactly one of id and login', async () => {
     const { app } = get();
     const both = await rpc(app, 'Account/get_account_info', { i_account: 1, login: 'x' }, root);
@@ -140,6 +211,7 @@ describeEachDatabase('identity: generic admin API', (get) => {
     const { app } = get();
     const unknownClass = await rest(app, 'Customer/add_customer', { login: 'ref-1', i_customer_class: 999_999 }, root);
     assert.equal(unknownClass.status, 404);
+    assert.equal(unknownClass.body.faultcode, 'Server.NotFound');
     assert.equal(unknownClass.body.field, 'i_customer_class');
     const retail = await rest(app, 'Customer/add_customer', { login: 'ref-2', i_parent: refs.i_customer }, root);
     assert.equal(retail.status, 422);
@@ -149,8 +221,10 @@ describeEachDatabase('identity: generic admin API', (get) => {
     assert.ok(sub.i_customer);
     const self = await rest(app, 'Customer/update_customer', { i_customer: reseller.i_customer, i_parent: reseller.i_customer }, root);
     assert.equal(self.status, 422);
+    assert.equal(self.body.faultcode, 'Server.Validation.invalid_reference');
     const noCustomer = await rest(app, 'Account/add_account', { login: 'ref-4', i_customer: 999_999 }, root);
     assert.equal(noCustomer.status, 404);
+    assert.equal(noCustomer.body.faultcode, 'Server.NotFound');
   });
 
   test('delete is refused while children exist, naming them', async () => {
@@ -215,6 +289,7 @@ describeEachDatabase('identity: generic admin API', (get) => {
     const helper = await firstLogin(app, 'admin', 'no-2fa-reset', 'Secret-1a');
     const denied = await rest(app, 'Account/reset_2fa_key', { i_account: account.i_account }, helper);
     assert.equal(denied.status, 403);
+    assert.equal(denied.body.faultcode, 'Server.AccessControl.forbidden');
     assert.ok(await app.repos.twoFactorKeys.find('account', account.i_account as number), 'nothing changed');
     assert.deepEqual(await call(app, 'Account/reset_2fa_key', { i_account: account.i_account }, root), { success: 1 });
     assert.equal(await app.repos.twoFactorKeys.find('account', account.i_account as number), undefined);
@@ -285,7 +360,7 @@ describeEachDatabase('identity: permissions and protection', (get) => {
       assert.equal(answer.status, 403);
       assert.equal(answer.body.faultcode, 'Server.AccessControl.forbidden');
     }
-    assert.equal((await rest(app, 'Customer/get_customer_info', { i_customer: owner.i_customer }, token)).status, 403);
+    assert.equal((await rest(app, 'Customer/get_customer_info', { i_customer: owner.i_customer }, token)).body.faultcode, 'Server.AccessControl.forbidden');
   });
 
   test('permission changes take effect on the next call', async () => {

@@ -268,6 +268,7 @@ describeEachDatabase('brute-force protection', (get) => {
     const secret = (first.enrollment as Answer).secret as string;
     const locked = await rest(t.app, 'Session/verify_otp', { mfa_token: first.mfa_token, otp: codeAt(secret, t.clock.now()) });
     assert.equal(locked.status, 429, 'even the right code is refused while locked');
+    assert.equal(locked.body.faultcode, 'Server.Session.cannot_login_brute_force_activity');
     const events = await call(t.app, 'AuditLog/get_event_list', { event: 'login.otp_failure', realm: 'vendor' }, root);
     assert.ok((events.total as number) >= 5);
   });

@@ -71,6 +71,7 @@ describeEachDatabase('passwords: policy', (get) => {
       root,
     );
     assert.equal(individual.status, 422);
+    assert.equal(individual.body.faultcode, 'Server.Password.policy_violation');
     await call(app, 'Account/add_account', { login: 'strict-acc', i_customer: strictCo.i_customer, password: 'abcdef12!x' }, root);
 
     const forAccount = await call(app, 'Session/get_password_policy', { realm: 'account', login: 'STRICT-ACC' }, root);

@@ -72,7 +72,7 @@ async function auditEvents(app: FastifyInstance, event: string): Promise<AuditIt
   return (await call<{ event_list: AuditItem[] }>(app, 'AuditLog/get_event_list', { event }, root)).event_list;
 }
 
-describeEachDatabase('Sessions: refresh, list, revoke, impersonate', (get) => {
+describeEachDatabase('Sessions: refresh, list, revoke, impersonate', (get, target) => {
   /** Customers `acme` and `globex` (passwords already changed), account `15550001` of acme, admins `helpdesk` and `clerk`. */
   let acme: number;
   let globex: number;
@@ -200,6 +200,38 @@ describeEachDatabase('Sessions: refresh, list, revoke, impersonate', (get) => {
     await expectFault(app, 'Session/ping', {}, winner.access_token, 'Server.Session.check_auth.auth_failed', 401);
     await expectFault(app, 'Session/refresh_access_token', { refresh_token: winner.refresh_token }, undefined, 'Server.Session.refresh_token_invalid', 401);
   });
+
+  test(
+    'two refreshes that both read the token before either rotates it: the loser of the compare-and-set is reuse',
+    // On SQLite a refresh reads and rotates inside one write transaction, so two can never interleave.
+    { skip: target === 'sqlite' && 'SQLite serialises the read and the rotation' },
+    async () => {
+      const { app } = get();
+      const session = await open(app, 'customer', 'acme', CHANGED);
+      const sessions = app.repos.sessions;
+      const rotate = sessions.rotateRefreshToken;
+      let arrived = 0;
+      let bothRead!: () => void;
+      const barrier = new Promise<void>((resolve) => (bothRead = resolve));
+      const fallback = setTimeout(() => bothRead(), 5_000);
+      sessions.rotateRefreshToken = async (...args) => {
+        if (++arrived === 2) bothRead();
+        await barrier;
+        return rotate.apply(sessions, args);
+      };
+      try {
+        const answers = await Promise.all([refresh(app, session.refresh_token), refresh(app, session.refresh_token)]);
+        assert.equal(arrived, 2, 'both read the current token');
+        assert.deepEqual(answers.map((a) => a.status).sort(), [200, 401]);
+        const winner = answers.find((a) => a.status === 200)?.body as unknown as Issued;
+        await expectFault(app, 'Session/ping', {}, winner.access_token, 'Server.Session.check_auth.auth_failed', 401);
+        await expectFault(app, 'Session/refresh_access_token', { refresh_token: winner.refresh_token }, undefined, 'Server.Session.refresh_token_invalid', 401);
+      } finally {
+        clearTimeout(fallback);
+        sessions.rotateRefreshToken = rotate;
+      }
+    },
+  );
 
   test('the rotation is a compare-and-set: of two rotations from the same hash only the first wins', async () => {
     // The interleaving above depends on the engine (SQLite serializes the five requests); this pins the CAS itself.

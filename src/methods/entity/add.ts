@@ -4,7 +4,7 @@ import { entityModel, toColumns } from '../../entities/model.js';
 import { isUniqueViolation } from '../../repositories/entities.js';
 import { encryptedColumns } from '../../entities/passwords.js';
 import type { MethodDefinition, SessionCallContext } from '../../rpc/registry.js';
-import { adminSetPasswords, assertGrantable, audit, checkReferences, fieldNames, keyTaken, titleOf, type Params } from './shared.js';
+import { adminSetPasswords, assertGrantable, audit, writeFaults, checkReferences, fieldNames, keyTaken, titleOf, type Params } from './shared.js';
 
 /** `<Service>/add_<entity>` → `{ i_<entity> }`. */
 export function addMethod(d: EntityDescriptor): MethodDefinition<Params, Record<string, number>> {
@@ -17,13 +17,7 @@ export function addMethod(d: EntityDescriptor): MethodDefinition<Params, Record<
     access: { kind: 'admin', permission: d.permission },
     params: schemas.params,
     result: schemas.result,
-    faults: [
-      'Server.AccessControl.forbidden',
-      'Server.Conflict.login_taken',
-      'Server.NotFound',
-      'Server.Validation.invalid_reference',
-      'Server.Password.policy_violation',
-    ],
+    faults: ['Server.AccessControl.forbidden', ...writeFaults(d, 'add')],
     async handler(params, c) {
       const ctx = c as SessionCallContext;
       const { app } = ctx;

@@ -3,7 +3,7 @@ import { entitySchemas } from '../../entities/method-schemas.js';
 import { entityModel } from '../../entities/model.js';
 import { Fault } from '../../rpc/faults.js';
 import type { MethodDefinition, SessionCallContext } from '../../rpc/registry.js';
-import { assertOutranks, audit, loadById, titleOf, type Params } from './shared.js';
+import { assertOutranks, audit, loadById, titleOf, writeFaults, type Params } from './shared.js';
 import { removeTwoFactor } from '../../auth/two-factor.js';
 
 /** `<Service>/delete_<entity>`: refused while other objects refer to it; ends the principal's sessions and removes its 2FA key. */
@@ -17,7 +17,7 @@ export function deleteMethod(d: EntityDescriptor): MethodDefinition<Params, { su
     access: { kind: 'admin', permission: d.permission },
     params: schemas.params,
     result: schemas.result,
-    faults: ['Server.AccessControl.forbidden', 'Server.NotFound', 'Server.Conflict.has_children', 'Server.Conflict.protected'],
+    faults: ['Server.AccessControl.forbidden', 'Server.NotFound', ...writeFaults(d, 'delete')],
     async handler(params, c) {
       const ctx = c as SessionCallContext;
       const { app } = ctx;

@@ -1,16 +1,37 @@
 import type { Knex } from 'knex';
 import type { FastifyInstance } from 'fastify';
-import type { EntityDescriptor } from '../../entities/descriptors.js';
+import { referrersOf, type EntityDescriptor } from '../../entities/descriptors.js';
 import { entityModel, toInfo } from '../../entities/model.js';
 import { effective2fa } from '../../entities/two-factor.js';
 import type { Row } from '../../repositories/entities.js';
 import { PERMISSIONS } from '../../domain/permissions.js';
-import { Fault } from '../../rpc/faults.js';
+import { Fault, type FaultCode } from '../../rpc/faults.js';
 import type { SessionCallContext } from '../../rpc/registry.js';
 import { actorOf } from '../shared/audit.js';
 import { assertAcceptable, policyFor, webPasswordColumns } from '../../entities/passwords.js';
 
 export type Params = Record<string, unknown>;
+
+/**
+ * The faults a write of this kind of object can answer besides access and
+ * its own id, and no others: every declared fault is one a caller can meet
+ * (and a test does).
+ */
+export function writeFaults(d: EntityDescriptor, op: 'add' | 'update' | 'delete'): FaultCode[] {
+  const codes: FaultCode[] = [];
+  if (op === 'delete') {
+    if (referrersOf(d.name).length > 0) codes.push('Server.Conflict.has_children');
+  } else {
+    codes.push('Server.Conflict.login_taken');
+    if (d.references.length > 0) codes.push('Server.NotFound');
+    if (d.references.some((r) => r.entity === d.name || r.check)) codes.push('Server.Validation.invalid_reference');
+    // Principals have passwords, which must meet the policy.
+    if (d.realm) codes.push('Server.Password.policy_violation');
+  }
+  // Only root is protected (see update.ts and delete.ts).
+  if (d.name === 'user' && op !== 'add') codes.push('Server.Conflict.protected');
+  return codes;
+}
 
 export function notFound(d: EntityDescriptor, what: string): Fault {
   return new Fault('Server.NotFound', `No ${d.name.replace(/_/g, ' ')} with ${what}`);

@@ -8,7 +8,19 @@ import { isUniqueViolation, type Row } from '../../repositories/entities.js';
 import { encryptedColumns } from '../../entities/passwords.js';
 import { Fault } from '../../rpc/faults.js';
 import type { MethodDefinition, SessionCallContext } from '../../rpc/registry.js';
-import { adminSetPasswords, assertGrantable, assertOutranks, audit, checkReferences, fieldNames, keyTaken, loadById, titleOf, type Params } from './shared.js';
+import {
+  adminSetPasswords,
+  assertGrantable,
+  assertOutranks,
+  audit,
+  writeFaults,
+  checkReferences,
+  fieldNames,
+  keyTaken,
+  loadById,
+  titleOf,
+  type Params,
+} from './shared.js';
 
 /** `root` keeps every permission and cannot be blocked: there must always be a way back in. Only root changes its own credentials. */
 function protectRoot(row: Row, params: Params, ctx: SessionCallContext, id: number): void {
@@ -57,13 +69,7 @@ export function updateMethod(d: EntityDescriptor): MethodDefinition<Params, Reco
     access: { kind: 'admin', permission: d.permission },
     params: schemas.params,
     result: schemas.result,
-    faults: [
-      'Server.AccessControl.forbidden',
-      'Server.NotFound',
-      'Server.Conflict.login_taken',
-      'Server.Conflict.protected',
-      'Server.Validation.invalid_reference',
-    ],
+    faults: ['Server.AccessControl.forbidden', 'Server.NotFound', ...writeFaults(d, 'update')],
     async handler(params, c) {
       const ctx = c as SessionCallContext;
       const { app } = ctx;
