@@ -255,6 +255,26 @@ describeEachDatabase(
       assert.equal(ok.recovery_codes.length, 10);
     });
 
+    for (const method of ['TwoFactor/confirm_enrollment', 'TwoFactor/disable'] as const) {
+      test(`${method}: wrong codes lock the login like failed logins`, async () => {
+        const t = get();
+        const login = `tf-brute-${method.split('/')[1]}`;
+        const v = await vendor(t, root, login);
+        const secret =
+          method === 'TwoFactor/disable'
+            ? (await enroll(t, v.token)).secret
+            : (await call<{ enrollment: { secret: string } }>(t.app, 'TwoFactor/start_enrollment', {}, v.token)).enrollment.secret;
+        for (let i = 0; i < t.config.LOCKOUT_THRESHOLD; i++) {
+          const wrong = await rest(t.app, method, { otp: wrongCode(secret, t.clock.now()) }, v.token);
+          assert.equal(wrong.body.faultcode, 'Server.Session.otp_invalid', `attempt ${i + 1}`);
+        }
+        const locked = await rest(t.app, method, { otp: codeAt(secret, t.clock.now()) }, v.token);
+        assert.equal(locked.status, 429);
+        assert.equal(locked.body.faultcode, 'Server.Session.cannot_login_brute_force_activity');
+        assert.equal((await call(t.app, 'TwoFactor/get_status', {}, v.token)).enrolled, method === 'TwoFactor/disable', 'nothing changed');
+      });
+    }
+
     test('an impersonated session may only read the status; a restricted one nothing', async () => {
       const t = get();
       const v = await vendor(t, root, 'tf-imp');
@@ -306,6 +326,41 @@ describeEachDatabase(
       const wrong = wrongCode(enrollment.secret, t.clock.now());
       for (let i = 0; i < 3; i++) assert.equal((await rest(t.app, 'TwoFactor/confirm_enrollment', { otp: wrong }, v.token)).status, 401);
       const limited = await rest(t.app, 'TwoFactor/confirm_enrollment', { otp: codeAt(enrollment.secret, t.clock.now()) }, v.token);
+      assert.equal(limited.status, 429);
+      assert.equal(limited.body.faultcode, 'Client.Request.rate_limited');
+    });
+
+    test('so do the other code checks: disable, regenerate_recovery_codes and Session/verify_otp', async () => {
+      const t = get();
+      t.clock.advance(60_000); // a fresh rate window after the test before
+      const root = await loginRoot(t.app);
+      /** An enrolled vendor, then a fresh rate window. */
+      const enrolled = async (login: string) => {
+        t.clock.advance(60_000);
+        const v = await vendor(t, root, login);
+        const { secret } = await enroll(t, v.token);
+        t.clock.advance(60_000);
+        return { ...v, secret };
+      };
+      for (const method of ['TwoFactor/disable', 'TwoFactor/regenerate_recovery_codes'] as const) {
+        const v = await enrolled(`tf-rate-${method.split('/')[1]}`);
+        for (let i = 0; i < 3; i++) assert.equal((await rest(t.app, method, { otp: wrongCode(v.secret, t.clock.now()) }, v.token)).status, 401);
+        const limited = await rest(t.app, method, { otp: codeAt(v.secret, t.clock.now()) }, v.token);
+        assert.equal(limited.status, 429, method);
+        assert.equal(limited.body.faultcode, 'Client.Request.rate_limited', method);
+      }
+      const v = await enrolled('tf-rate-verify');
+      const login = await call<{ status: string; mfa_token: string }>(t.app, 'Session/login', {
+        login: 'tf-rate-verify',
+        password: 'Vendor-pass1Z',
+        realm: 'vendor',
+      });
+      assert.equal(login.status, 'otp_required');
+      for (let i = 0; i < 2; i++) {
+        const wrong = await rest(t.app, 'Session/verify_otp', { mfa_token: login.mfa_token, otp: wrongCode(v.secret, t.clock.now()) });
+        assert.equal(wrong.body.faultcode, 'Server.Session.otp_invalid');
+      }
+      const limited = await rest(t.app, 'Session/verify_otp', { mfa_token: login.mfa_token, otp: codeAt(v.secret, t.clock.now()) });
       assert.equal(limited.status, 429);
       assert.equal(limited.body.faultcode, 'Client.Request.rate_limited');
     });
