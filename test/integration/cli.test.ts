@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createTestDatabase, databaseTargets } from '../helpers/databases.js';
@@ -40,31 +39,37 @@ for (const target of databaseTargets()) {
   });
 }
 
-test('SIGTERM lets an in-flight call finish, then the process exits 0', async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'ba-serve-'));
-  const server = await startServer({
-    DATA_DIR: dataDir,
-    DATABASE_URL: `sqlite:${join(dataDir, 'db.sqlite')}`,
-    BOOTSTRAP_ADMIN_PASSWORD: 'Root-pass-1',
-    // A slow hash makes the login still running when the signal arrives.
-    BCRYPT_COST: '14',
+for (const target of databaseTargets()) {
+  test(`SIGTERM lets an in-flight call finish, then the process exits 0 [${target}]`, async () => {
+    const db = await createTestDatabase(target);
+    try {
+      const server = await startServer({
+        DATA_DIR: db.dataDir,
+        DATABASE_URL: db.url,
+        BOOTSTRAP_ADMIN_PASSWORD: 'Root-pass-1',
+        // A slow hash makes the login still running when the signal arrives.
+        BCRYPT_COST: '14',
+      });
+      const exited = once(server.child, 'exit');
+      const inFlight = fetch(`${server.url}/rest/Session/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ login: 'root', password: 'Root-pass-1', realm: 'admin' }),
+      });
+      // Signal only once the server has the call in hand (its request log line), however loaded the machine is.
+      while (!/"url":"\/rest\/Session\/login"/.test(server.output())) await new Promise((r) => setTimeout(r, 20));
+      server.child.kill('SIGTERM');
+      const response = await inFlight;
+      assert.equal(response.status, 200);
+      assert.equal(((await response.json()) as { status: string }).status, 'authenticated');
+      const [code] = await exited;
+      assert.equal(code, 0, server.output());
+      assert.match(server.output(), /shutting down/);
+    } finally {
+      await db.drop();
+    }
   });
-  const exited = once(server.child, 'exit');
-  const inFlight = fetch(`${server.url}/rest/Session/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ login: 'root', password: 'Root-pass-1', realm: 'admin' }),
-  });
-  // Signal only once the server has the call in hand (its request log line), however loaded the machine is.
-  while (!/"url":"\/rest\/Session\/login"/.test(server.output())) await new Promise((r) => setTimeout(r, 20));
-  server.child.kill('SIGTERM');
-  const response = await inFlight;
-  assert.equal(response.status, 200);
-  assert.equal(((await response.json()) as { status: string }).status, 'authenticated');
-  const [code] = await exited;
-  assert.equal(code, 0, server.output());
-  assert.match(server.output(), /shutting down/);
-});
+}
 
 for (const target of databaseTargets()) {
   test(`keyring rotate re-encrypts under the new primary and checks the result [${target}]`, async () => {
