@@ -275,9 +275,12 @@ async function main(): Promise<void> {
     if (runs('verify')) {
       console.log('Session/verify_otp...');
       // Challenges are prepared through the repositories right before the timed part, each enrolled
-      // account used once, with the code of the current step (valid for TOTP_WINDOW steps either side).
+      // account used once. The codes are those of the next 30-second step, all computed at one
+      // instant after the challenges are stored: with TOTP_WINDOW 1 the service accepts them from
+      // now until the end of the step after it, at least 60 s, so a slow run (MariaDB) cannot
+      // outlast them. Each is a real success: the step is one the principal has not used.
       const prep = await buildApp({ config: loadConfig({ ...env, NOTIFY_POLL_INTERVAL: '0' }), announce: () => undefined });
-      const verify = [];
+      const tokens = [];
       const t = Date.now();
       for (const a of accounts.slice(0, ENROLLED)) {
         const token = randomBytes(32).toString('base64url');
@@ -291,9 +294,14 @@ async function main(): Promise<void> {
           expires_at: t + 300_000,
           consumed_at: null,
         });
-        verify.push({ path: '/rest/Session/verify_otp', body: JSON.stringify({ mfa_token: token, otp: codeAt(a.secret as string, Date.now()) }) });
+        tokens.push({ token, secret: a.secret as string });
       }
       await prep.close();
+      const nextStep = Date.now() + 30_000;
+      const verify = tokens.map(({ token, secret }) => ({
+        path: '/rest/Session/verify_otp',
+        body: JSON.stringify({ mfa_token: token, otp: codeAt(secret, nextStep) }),
+      }));
       // Each principal signs in once: the warm-up spends its own share of them.
       const warm = verify.splice(0, Math.floor(verify.length * WARMUP_SHARE));
       const m = await load(baseUrl, verify, { amount: verify.length, warmup: { requests: warm, amount: warm.length } });
