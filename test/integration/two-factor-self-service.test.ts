@@ -183,6 +183,32 @@ describeEachDatabase(
       assert.equal((await auditRows(t, 'two_factor.recovery_codes', v.id)).length, 1);
     });
 
+    test('a key replaced while its code is being checked: not_enrolled, and nothing is done with the old code', async () => {
+      const t = get();
+      const v = await vendor(t, root, 'tf-replaced');
+      const { secret, codes } = await enroll(t, v.token);
+      const keys = t.app.repos.twoFactorKeys;
+      const useStep = keys.useStep;
+      // Another tab (or replica) re-enrolls between this call's code check and its transaction.
+      keys.useStep = async (realm, principalId, step, trx) => {
+        keys.useStep = useStep;
+        await t.app.db
+          .knex('two_factor_keys')
+          .transacting(trx as never)
+          .where({ realm, principal_id: principalId })
+          .update({ secret_enc: sealSecret(t.app, realm, principalId, generateSecret()) });
+        return useStep.call(keys, realm, principalId, step, trx);
+      };
+      try {
+        const answer = await rest(t.app, 'TwoFactor/regenerate_recovery_codes', { otp: codeAt(secret, t.clock.now()) }, v.token);
+        assert.equal(answer.status, 409);
+        assert.equal(answer.body.faultcode, 'Server.TwoFactor.not_enrolled');
+      } finally {
+        keys.useStep = useStep;
+      }
+      assert.ok(await t.app.repos.recoveryCodes.use('vendor', v.id, hashRecoveryCode(codes[0] as string), t.clock.now()), 'the old codes were not replaced');
+    });
+
     test('disable: refused while the policy requires 2FA; otherwise a valid code removes key and codes', async () => {
       const t = get();
       const v = await vendor(t, root, 'tf-disable');
