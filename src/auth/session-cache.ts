@@ -51,7 +51,8 @@ interface Entry {
  * asked for again by every read until its row shows up or it has been
  * watched for `holeWatch` (a rolled-back transaction leaves a hole for good).
  * A change that commits later than that still takes effect within `maxAge`.
- * A fresh process reads a short tail of the feed back for the same reason.
+ * A fresh process reads a short tail of the feed back for the same reason
+ * (see `start`).
  * SQLite numbers and commits in one order, so it never has holes.
  */
 export class SessionCache {
@@ -63,6 +64,8 @@ export class SessionCache {
   private generation = 0;
   /** Feed numbers skipped so far, with when they were first missed. */
   private readonly holes = new Map<number, number>();
+  /** Where the next start reads back from at the latest: below the gaps it gave up watching, and since when. */
+  private floor: { seq: number; since: number } | undefined;
 
   constructor(
     private readonly source: SessionCacheSource,
@@ -122,13 +125,33 @@ export class SessionCache {
     const version = this.source.dataVersion();
     if (version !== undefined && version === this.version && this.seq !== undefined) return;
     if (this.seq === undefined) {
-      // A fresh process caches nothing yet: the feed matters from here on, and from the rows
-      // just before, whose gaps may be transactions that commit later.
-      this.seq = Math.max(0, (await this.source.latestSeq()) - Math.floor(this.options.page / 5));
+      await this.start();
+    } else {
+      this.forgetOldHoles();
+      this.apply(await this.source.changesSince(this.seq, [...this.holes.keys()]));
     }
-    this.forgetOldHoles();
-    this.apply(await this.source.changesSince(this.seq, [...this.holes.keys()]));
     this.version = version;
+  }
+
+  /**
+   * A fresh cache (or one starting over) holds nothing, so the feed matters
+   * from here on; but the gaps between the last rows committed so far may be
+   * transactions that commit later. It reads that tail back, from below the
+   * lowest gap it was still watching when it started over, and watches the
+   * gaps between the rows it reads. Numbers below the first row read are
+   * not watched: pruned, long rolled back, or (rarely) still open, which
+   * `maxAge` then bounds.
+   */
+  private async start(): Promise<void> {
+    const watched = this.floor && this.source.now() - this.floor.since < (this.options.holeWatch ?? 60_000);
+    const floor = watched ? this.floor?.seq : undefined;
+    this.floor = undefined;
+    const latest = await this.source.latestSeq();
+    const from = Math.max(0, Math.min(latest - Math.floor(this.options.page / 5), floor ?? Number.POSITIVE_INFINITY));
+    const tail = await this.source.changesSince(from, []);
+    const first = tail[0]?.seq;
+    this.seq = Math.min(first === undefined ? latest : first - 1, floor ?? Number.POSITIVE_INFINITY);
+    this.apply(tail);
   }
 
   private apply(rows: SessionChangeRow[]): void {
@@ -145,7 +168,7 @@ export class SessionCache {
         if (change.seq <= seq) continue;
         if (change.seq - seq - 1 > MAX_HOLES - this.holes.size) {
           // Too many open (or abandoned) transactions to watch: start over rather than miss one.
-          this.startOver();
+          this.startOver(seq + 1);
           return;
         }
         for (let skipped = seq + 1; skipped < change.seq; skipped++) this.holes.set(skipped, this.source.now());
@@ -170,8 +193,19 @@ export class SessionCache {
     for (const [seq, missedAt] of this.holes) if (this.source.now() - missedAt >= watch) this.holes.delete(seq);
   }
 
-  private startOver(): void {
+  /** Drops everything; `unseenFrom`: the first of the numbers just skipped that were too many to watch. */
+  private startOver(unseenFrom?: number): void {
     this.entries.clear();
+    // Gaps still watched (and the ones just skipped) are read back by the next start, for as long
+    // as a hole is watched: a gap that never fills must not keep the cache starting over.
+    const now = this.source.now();
+    let lowest = unseenFrom;
+    let since = unseenFrom === undefined ? undefined : now;
+    for (const [seq, missedAt] of this.holes) {
+      if (lowest === undefined || seq < lowest) lowest = seq;
+      if (since === undefined || missedAt < since) since = missedAt;
+    }
+    this.floor = lowest === undefined || since === undefined ? undefined : { seq: lowest - 1, since };
     this.holes.clear();
     this.seq = undefined;
   }

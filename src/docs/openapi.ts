@@ -20,10 +20,13 @@ function transportFaults(m: MethodDefinition): FaultCode[] {
     'Server.Internal.error',
     'Server.Unavailable',
   ];
-  if (m.access.kind !== 'public' || m.access.session === 'optional') {
-    codes.push('Client.Session.check_auth.failed_to_process_access_token', 'Server.Session.check_auth.auth_failed');
+  if (m.access.kind !== 'public') {
+    codes.push(
+      'Client.Session.check_auth.failed_to_process_access_token',
+      'Server.Session.check_auth.auth_failed',
+      'Server.Session.alert_You_must_change_password',
+    );
   }
-  if (m.access.kind !== 'public') codes.push('Server.Session.alert_You_must_change_password');
   if (m.access.kind === 'admin' || (m.access.kind === 'session' && m.access.denyImpersonated)) codes.push('Server.AccessControl.forbidden');
   return codes;
 }

@@ -200,6 +200,14 @@ export function createSessionsRepository(db: Database, changes: SessionChangesRe
       return changes.recording(trx, allOf(realm, principalId), (t) => table(t).where({ realm, principal_id: principalId }).delete());
     },
 
+    /** The sessions an admin opened as others (impersonation): they end with the admin's own. */
+    async revokeImpersonationsBy(adminId: number, now: number, reason: string, trx?: Knex.Transaction): Promise<number> {
+      // The feed row for the admin evicts, on every replica, the sessions it impersonates too.
+      return changes.recording(trx, allOf('admin', adminId), (t) =>
+        table(t).where({ impersonated_by: adminId }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason }),
+      );
+    },
+
     async revokeAllOf(realm: string, principalId: number, now: number, reason: string, exceptId?: string, trx?: Knex.Transaction): Promise<number> {
       return changes.recording(trx, allOf(realm, principalId), (t) => {
         const q = table(t).where({ realm, principal_id: principalId }).whereNull('revoked_at');

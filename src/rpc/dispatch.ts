@@ -47,6 +47,21 @@ function bearerToken(request: FastifyRequest): string | undefined {
   return match[1];
 }
 
+/**
+ * A public method that tailors its answer to a caller it knows: a token that
+ * does not authenticate (expired, revoked, malformed) makes an anonymous
+ * call, not a failed one, since the method needs none.
+ */
+async function optionalSession(app: FastifyInstance, request: FastifyRequest): Promise<CallContext['session']> {
+  try {
+    const token = bearerToken(request);
+    return token ? await app.sessions.authenticate(token) : undefined;
+  } catch (err) {
+    if (err instanceof Fault && err.http === 401) return undefined;
+    throw err;
+  }
+}
+
 async function authenticate(app: FastifyInstance, request: FastifyRequest, method: CompiledMethod): Promise<CallContext> {
   const ctx: CallContext = {
     app,
@@ -56,11 +71,11 @@ async function authenticate(app: FastifyInstance, request: FastifyRequest, metho
     userAgent: request.headers['user-agent']?.slice(0, 256),
     session: undefined,
   };
-  const token = bearerToken(request);
   if (method.access.kind === 'public') {
-    if (method.access.session === 'optional' && token) ctx.session = await app.sessions.authenticate(token);
+    if (method.access.session === 'optional') ctx.session = await optionalSession(app, request);
     return ctx;
   }
+  const token = bearerToken(request);
   if (!token) throw new Fault('Client.Session.check_auth.failed_to_process_access_token', 'This method needs "Authorization: Bearer <access_token>"');
   ctx.session = await app.sessions.authenticate(token);
   return ctx;

@@ -7,7 +7,10 @@ import type { FaultCode } from './faults.js';
 
 /** Who may call a method. */
 export type Access =
-  /** Anyone; with `session: 'optional'` a token, when one is sent, is checked and its session (even a restricted one) passed on. */
+  /**
+   * Anyone. With `session: 'optional'`, a token that authenticates passes its session on (even a
+   * restricted one); one that does not makes an anonymous call.
+   */
   | { kind: 'public'; session?: 'optional' }
   /** Any valid session; a restricted one (password must change) only where allowed. */
   | { kind: 'session'; allowRestricted?: boolean; denyImpersonated?: boolean }

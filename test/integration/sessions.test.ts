@@ -411,6 +411,41 @@ describeEachDatabase('Sessions: refresh, list, revoke, impersonate', (get, targe
     await expectFault(app, 'Session/ping', {}, a.access_token, 'Server.Session.check_auth.auth_failed', 401);
   });
 
+  test('blocking an admin or setting its password ends the sessions it opened as others, for good', async () => {
+    const { app } = get();
+    const root = await loginRoot(app);
+    const admin = await call<{ i_user: number }>(
+      app,
+      'User/add_user',
+      { login: 'stolen-helpdesk', password: PASSWORD, permissions: ['sessions.impersonate'] },
+      root,
+    );
+    await firstLogin(app, 'admin', 'stolen-helpdesk', PASSWORD);
+    for (const change of [{ blocked: true }, { password: `${PASSWORD}-new` }] as const) {
+      const session = await call<Issued>(app, 'Session/login', { login: 'stolen-helpdesk', password: CHANGED, realm: 'admin' });
+      const imp = await call<Issued>(app, 'Session/impersonate', { realm: 'customer', id: acme }, session.access_token);
+      await call(app, 'User/update_user', { i_user: admin.i_user, ...change }, root);
+      if ('blocked' in change) await call(app, 'User/update_user', { i_user: admin.i_user, blocked: false }, root);
+      await expectFault(app, 'Session/ping', {}, imp.access_token, 'Server.Session.check_auth.auth_failed', 401);
+      await expectFault(app, 'Session/refresh_access_token', { refresh_token: imp.refresh_token }, undefined, 'Server.Session.refresh_token_invalid', 401);
+      if ('password' in change) {
+        // Back to the password the next round logs in with (changed by the owner, not an admin).
+        const fresh = await call<Issued>(app, 'Session/login', { login: 'stolen-helpdesk', password: `${PASSWORD}-new`, realm: 'admin' });
+        await call(app, 'Session/change_password', { old_password: `${PASSWORD}-new`, new_password: CHANGED }, fresh.access_token);
+      }
+    }
+  });
+
+  test('an admin that blocks itself keeps no session, not even after it is unblocked', async () => {
+    const { app } = get();
+    const root = await loginRoot(app);
+    const admin = await call<{ i_user: number }>(app, 'User/add_user', { login: 'self-blocker', password: PASSWORD, permissions: ['users.manage'] }, root);
+    const token = await firstLogin(app, 'admin', 'self-blocker', PASSWORD);
+    await call(app, 'User/update_user', { i_user: admin.i_user, blocked: true }, token);
+    await call(app, 'User/update_user', { i_user: admin.i_user, blocked: false }, root);
+    await expectFault(app, 'Session/ping', {}, token, 'Server.Session.check_auth.auth_failed', 401);
+  });
+
   test('impersonation opens a session as the principal, marked with the admin', async () => {
     const { app } = get();
     const admin = await open(app, 'admin', 'helpdesk', CHANGED);

@@ -173,6 +173,26 @@ describeEachDatabase('REST transport', (get) => {
     assert.equal(answer.body.status, 'authenticated');
   });
 
+  test('public methods ignore an Authorization header that is not theirs (a proxy’s Basic credentials)', async () => {
+    const answer = await rest(get().app, 'Session/login', { login: 'root', password: ROOT_PASSWORD, realm: 'admin' }, undefined, {
+      authorization: 'Basic dXNlcjpwYXNz',
+    });
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body.status, 'authenticated');
+  });
+
+  test('a public method that takes an optional session answers an expired or malformed token anonymously', async () => {
+    const { app } = get();
+    const anonymous = await rest(app, 'Session/get_password_policy', { realm: 'admin' });
+    for (const authorization of ['Bearer not-a-token', 'Basic dXNlcjpwYXNz', 'Bearer']) {
+      const answer = await rest(app, 'Session/get_password_policy', { realm: 'admin' }, undefined, { authorization });
+      assert.equal(answer.status, 200, authorization);
+      assert.deepEqual(answer.body, anonymous.body);
+    }
+    const named = await rest(app, 'Session/get_password_policy', { realm: 'admin', login: 'root' }, undefined, { authorization: 'Bearer not-a-token' });
+    assert.equal(named.body.faultcode, 'Server.AccessControl.forbidden', 'and as anonymous it cannot name a login');
+  });
+
   test('faults carry faultcode and faultstring with a fitting status', async () => {
     const wrong = await rest(get().app, 'Session/login', { login: 'root', password: 'nope-123', realm: 'admin' });
     assert.equal(wrong.status, 401);

@@ -35,6 +35,10 @@ function fakeSource() {
   const session = (id: string, realm = 'account', principal = 1, impersonatedBy: number | null = null): void => {
     rows.set(id, { id, realm, principal_id: principal, impersonated_by: impersonatedBy, revoked_at: null } as SessionWithPrincipal);
   };
+  /** Rows removed from the feed (pruned after their retention). */
+  const prune = (upTo: number): void => {
+    while (feed[0] && feed[0].seq <= upTo) feed.shift();
+  };
   /** A change numbered now and committed later (InnoDB numbers a row when it is inserted); returns its commit. */
   const open = (c: Partial<SessionChangeRow>): (() => void) => {
     const row = { seq: (feed.at(-1)?.seq ?? 0) + 1, session_id: null, realm: null, principal_id: null, ...c, committed: false };
@@ -52,6 +56,7 @@ function fakeSource() {
     session,
     change,
     open,
+    prune,
     advance: (ms: number) => (now += ms),
     onLoad: (f: (() => Promise<void>) | undefined) => (beforeLoadReturns = f),
   };
@@ -185,6 +190,7 @@ test('a hole is watched for holeWatch, then forgotten (a rolled-back transaction
 test('a fresh cache reads the tail of the feed back, so a change numbered before it started still evicts', async () => {
   const db = fakeSource();
   db.session('s1');
+  db.change({ session_id: 'before' });
   const commit = db.open({ session_id: 's1' });
   db.change({ session_id: 'unrelated' });
   const cache = new SessionCache(db.source, options);
@@ -204,4 +210,39 @@ test('more holes than it can watch: the cache starts over', async () => {
   db.change({ session_id: 'unrelated' });
   await cache.get('s1', 'account');
   assert.equal(db.counts.loads, 2, 'dropped and read again');
+});
+
+test('numbers below the first row a fresh cache reads (pruned ones) are not watched as holes', async () => {
+  const db = fakeSource();
+  db.session('s1');
+  for (let i = 0; i < 150; i++) db.change({ session_id: `old-${i}` });
+  db.prune(148);
+  const cache = new SessionCache(db.source, options);
+  await cache.get('s1', 'account');
+  db.change({ session_id: 'new' });
+  await cache.get('s1', 'account');
+  assert.deepEqual(db.counts.holesAskedFor.at(-1), []);
+});
+
+test('more open transactions than it can watch: nothing is served from the cache until they commit or the watch ends', async () => {
+  const db = fakeSource();
+  db.session('x');
+  const cache = new SessionCache(db.source, { ...options, page: 1_000, holeWatch: 10_000 });
+  await cache.get('x', 'account');
+  const commitX = db.open({ session_id: 'x' });
+  for (let i = 0; i < 100; i++) db.open({ session_id: `open-${i}` });
+  for (let i = 0; i < 300; i++) db.change({ session_id: `other-${i}` });
+  const before = db.counts.loads;
+  await cache.get('x', 'account');
+  await cache.get('x', 'account');
+  assert.equal(db.counts.loads, before + 2, 'read from the database every time: the late change below may still commit');
+  commitX();
+  db.rows.get('x')!.revoked_at = 1;
+  assert.equal((await cache.get('x', 'account'))?.revoked_at, 1);
+  db.advance(10_000);
+  db.change({ session_id: 'after' });
+  await cache.get('x', 'account');
+  const settled = db.counts.loads;
+  await cache.get('x', 'account');
+  assert.equal(db.counts.loads, settled, 'once the watch has ended, the cache serves again');
 });

@@ -77,17 +77,20 @@ export async function withVerifiedCode<T>(
   try {
     const check = verifyTotp(openSecret(app, key), otp, app.clock.now(), app.config.TOTP_WINDOW);
     if (!check.ok) throw new Fault('Server.Session.otp_invalid', undefined, check.skewSteps !== undefined ? { hint: 'clock_skew' } : {});
-    result = await app.db.knex.transaction(async (trx) => {
-      const fresh = await keys.useStep(caller.realm, caller.principalId, check.step, trx);
-      const current = await keys.find(caller.realm, caller.principalId, trx);
-      if (!current || current.secret_enc !== key.secret_enc) {
-        throw new Fault('Server.TwoFactor.not_enrolled', 'The key was removed or replaced meanwhile; check TwoFactor/get_status');
-      }
-      if (!fresh) throw new Fault('Server.Session.otp_replayed');
-      const acted = await act(trx);
-      await attempt.succeeded(trx);
-      return acted;
-    });
+    // Its counters are rows other attempts on this login take too: a deadlock victim runs again.
+    result = await retryingDeadlocks(() =>
+      app.db.knex.transaction(async (trx) => {
+        const fresh = await keys.useStep(caller.realm, caller.principalId, check.step, trx);
+        const current = await keys.find(caller.realm, caller.principalId, trx);
+        if (!current || current.secret_enc !== key.secret_enc) {
+          throw new Fault('Server.TwoFactor.not_enrolled', 'The key was removed or replaced meanwhile; check TwoFactor/get_status');
+        }
+        if (!fresh) throw new Fault('Server.Session.otp_replayed');
+        const acted = await act(trx);
+        await attempt.succeeded(trx);
+        return acted;
+      }),
+    );
   } catch (err) {
     const wrongCode = err instanceof Fault && (err.faultcode === 'Server.Session.otp_invalid' || err.faultcode === 'Server.Session.otp_replayed');
     if (wrongCode) await failed(ctx, caller, attempt);

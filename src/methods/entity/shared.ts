@@ -23,7 +23,8 @@ export function writeFaults(d: EntityDescriptor, op: 'add' | 'update' | 'delete'
     if (referrersOf(d.name).length > 0) codes.push('Server.Conflict.has_children');
   } else {
     codes.push('Server.Conflict.login_taken');
-    if (d.references.length > 0) codes.push('Server.NotFound');
+    // An unknown reference (update answers NotFound for its own id anyway).
+    if (op === 'add' && d.references.length > 0) codes.push('Server.NotFound');
     if (d.references.some((r) => r.entity === d.name || r.check)) codes.push('Server.Validation.invalid_reference');
     // Principals have passwords, which must meet the policy.
     if (d.realm) codes.push('Server.Password.policy_violation');

@@ -53,8 +53,12 @@ async function endSessions(ctx: SessionCallContext, realm: string, id: number, p
   const { app, session } = ctx;
   const reason = params.blocked === true ? 'blocked' : typeof params.password === 'string' ? 'password_reset' : undefined;
   if (!reason) return 0;
-  const own = session.realm === realm && session.principalId === id;
-  return app.repos.sessions.revokeAllOf(realm, id, app.clock.now(), reason, own ? session.sessionId : undefined, trx);
+  // Only an admin setting its own password keeps the session it calls from; blocking itself keeps nothing.
+  const own = reason === 'password_reset' && session.realm === realm && session.principalId === id;
+  const now = app.clock.now();
+  const ended = await app.repos.sessions.revokeAllOf(realm, id, now, reason, own ? session.sessionId : undefined, trx);
+  // An admin's sessions as others (impersonation) end with its own.
+  return realm === 'admin' ? ended + (await app.repos.sessions.revokeImpersonationsBy(id, now, reason, trx)) : ended;
 }
 
 /** `<Service>/update_<entity>`: changes only the fields named. */
