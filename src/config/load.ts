@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import bytes from 'bytes';
 import ms from 'ms';
+import { describeJsonError } from '../domain/crypto/keyring.js';
 import { parseComplexityRules } from '../domain/passwords/policy.js';
 import { configSchema, type Config, type ConfigKey } from './schema.js';
 
@@ -85,7 +86,8 @@ function readConfigFile(path: string): Record<string, unknown> {
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError([`CONFIG_FILE ${path} is not valid JSON: ${(err as Error).message}`]);
+    // Node's message quotes the text around the error, which may be a secret: give only where it is.
+    throw new ConfigError([`CONFIG_FILE ${path} ${describeJsonError(err, text)}`]);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new ConfigError([`CONFIG_FILE ${path} must hold a JSON object`]);
@@ -121,7 +123,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         return `${String(e.params.additionalProperty)} is not a known setting (in CONFIG_FILE)`;
       }
       const key = e.instancePath.replace(/^\//, '') || '(root)';
-      const given = key in raw ? ` (got ${SECRET_SETTINGS.has(key) ? 'a value that is not shown' : JSON.stringify(displayValue(key, raw[key]))})` : '';
+      // A URL that fails validation may hold its password where no parser finds it (`user:pass@host`).
+      const hidden = SECRET_SETTINGS.has(key) || URL_SETTINGS.has(key);
+      const given = key in raw ? ` (got ${hidden ? 'a value that is not shown' : JSON.stringify(displayValue(key, raw[key]))})` : '';
       const hint = e.keyword === 'format' ? ` like ${FORMAT_HINTS[String(e.params.format)] ?? 'the documented form'}` : '';
       return `${key} ${e.message}${hint}${given}`;
     });
@@ -133,5 +137,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (prop.format === 'duration') raw[key] = parseDuration(value);
     if (prop.format === 'size') raw[key] = parseSize(value);
   }
+  const problems = [
+    // A zero lifetime or lock would end every token or session at once, or lock nobody.
+    ...POSITIVE_DURATIONS.filter((key) => raw[key] === 0).map((key) => `${key} must be longer than 0`),
+    // Node's timers take at most 2^31-1 ms and silently use 1 ms beyond it (a busy loop, or no grace at all).
+    ...TIMER_DURATIONS.filter((key) => Number(raw[key]) > MAX_TIMER_MS).map((key) => `${key} must be at most 24d (a timer's limit)`),
+  ];
+  if (problems.length > 0) throw new ConfigError(problems);
   return raw as unknown as Config;
 }
+
+const POSITIVE_DURATIONS = ['ACCESS_TOKEN_TTL', 'SESSION_TTL', 'SESSION_IDLE_TTL', 'MFA_TOKEN_TTL', 'LOCKOUT_DURATION', 'LOCKOUT_MAX'];
+const TIMER_DURATIONS = ['SHUTDOWN_TIMEOUT', 'NOTIFY_POLL_INTERVAL'];
+const MAX_TIMER_MS = 2 ** 31 - 1;

@@ -72,3 +72,40 @@ test('CONFIG_FILE supplies values; the environment wins; unknown keys are refuse
   assert.throws(() => loadConfig({ CONFIG_FILE: file }), /not valid JSON/);
   assert.throws(() => loadConfig({ CONFIG_FILE: join(dir, 'missing.json') }), /cannot be read: ENOENT/);
 });
+
+test('a broken CONFIG_FILE is never quoted in the error (it may hold secrets)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ba-config-'));
+  const file = join(dir, 'broken.json');
+  writeFileSync(file, '{"JWT_SECRET": "x",\n "BOOTSTRAP_ADMIN_PASSWORD": hunter2hunter2}');
+  assert.throws(
+    () => loadConfig({ CONFIG_FILE: file }),
+    (err: Error) => err.message.includes('is not valid JSON') && !err.message.includes('hunter2'),
+  );
+});
+
+test('a URL setting that fails validation is never echoed, wherever its password sits', () => {
+  for (const [key, value] of [
+    ['SMTP_URL', 'mailer:S3cretPass@mail.example.com:587'],
+    ['DATABASE_URL', 'postgres://app:S3cretPass@db.example.com/app'],
+  ] as const) {
+    assert.throws(
+      () => loadConfig({ [key]: value }),
+      (err: Error) => err.message.includes(key) && !err.message.includes('S3cretPass'),
+      key,
+    );
+  }
+});
+
+test('lifetimes and locks cannot be 0; timer settings cannot exceed what a timer can wait', () => {
+  for (const key of ['ACCESS_TOKEN_TTL', 'SESSION_TTL', 'SESSION_IDLE_TTL', 'MFA_TOKEN_TTL', 'LOCKOUT_DURATION', 'LOCKOUT_MAX']) {
+    assert.throws(() => loadConfig({ [key]: '0' }), new RegExp(`${key} must be longer than 0`), key);
+  }
+  for (const key of ['SHUTDOWN_TIMEOUT', 'NOTIFY_POLL_INTERVAL']) {
+    assert.throws(() => loadConfig({ [key]: '30d' }), new RegExp(`${key} must be at most 24d`), key);
+  }
+  assert.equal(
+    loadConfig({ WEB_PASSWORD_EXPIRE: '0', NOTIFY_POLL_INTERVAL: '0', SESSION_TTL: '90d' }).SESSION_TTL,
+    90 * 86_400_000,
+    '0 where it means never, long lifetimes',
+  );
+});

@@ -40,7 +40,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  * token 's', ..."k1": secretpass"...`), which here is a passphrase. Only the
  * position, when V8 gives one, is kept, as line and column.
  */
-function describeJsonError(error: unknown, text: string): string {
+export function describeJsonError(error: unknown, text: string): string {
   const position = error instanceof Error ? /position (\d+)/.exec(error.message)?.[1] : undefined;
   if (position === undefined) return 'is not valid JSON';
   const before = text.slice(0, Number(position));
