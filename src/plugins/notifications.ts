@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import nodemailer, { type Transporter } from 'nodemailer';
 import { renderMail } from '../notifications/render.js';
 import type { NotificationRow } from '../repositories/notifications.js';
+import { retryingDeadlocks } from '../repositories/writer.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -16,6 +17,12 @@ declare module 'fastify' {
 const BATCH = 20;
 /** A claimed row not finished in this time is taken over by another worker (its sender died). */
 const LEASE_MS = 120_000;
+/**
+ * SMTP waits, kept well inside the lease: nodemailer's defaults (2 min to
+ * connect, 10 min of socket silence) would let a live send outlast it, and
+ * another worker would send the mail again.
+ */
+const SMTP_TIMEOUTS = { connectionTimeout: 15_000, greetingTimeout: 15_000, socketTimeout: 30_000 };
 const BACKLOG_LOG_EVERY_MS = 60_000;
 
 /** Retry delay after the n-th failed attempt: 10 s, 20 s, 40 s, ... up to 1 h. */
@@ -31,18 +38,23 @@ export default fp(
     const { config } = app;
     const worker = randomUUID();
     const brand = config.NOTIFY_BRAND ?? config.TOTP_ISSUER;
-    const transport: Transporter | undefined = config.SMTP_URL ? nodemailer.createTransport(config.SMTP_URL) : undefined;
+    const transport: Transporter | undefined = config.SMTP_URL ? nodemailer.createTransport({ url: config.SMTP_URL, ...SMTP_TIMEOUTS }) : undefined;
     let lastBacklogLog = 0;
 
     async function deliver(row: NotificationRow): Promise<boolean> {
       const now = app.clock.now();
       if (!(await app.repos.notifications.claim(row, worker, now, LEASE_MS))) return false;
       const attempts = row.attempts + 1;
+      const outbox = app.repos.notifications;
+      if (attempts > config.NOTIFY_MAX_ATTEMPTS) {
+        // Taken over from senders that died (or hung) on every attempt: it may have gone out already.
+        await outbox.markFailed(row.id, worker, attempts - 1, 'every attempt ended without an answer', undefined);
+        app.log.warn({ notification: row.id, kind: row.kind, attempts: attempts - 1 }, 'mail delivery failed for good');
+        return false;
+      }
       try {
         const mail = renderMail(row.kind, { ...(JSON.parse(row.data) as Record<string, unknown>), brand });
         await transport?.sendMail({ from: config.MAIL_FROM, to: row.recipient, subject: mail.subject, text: mail.text, html: mail.html });
-        await app.repos.notifications.markSent(row.id, worker, app.clock.now());
-        return true;
       } catch (err) {
         const retryAt = attempts >= config.NOTIFY_MAX_ATTEMPTS ? undefined : app.clock.now() + retryDelay(attempts);
         await app.repos.notifications.markFailed(row.id, worker, attempts, (err as Error).message, retryAt);
@@ -52,6 +64,11 @@ export default fp(
         );
         throw err;
       }
+      // Sent: from here on nothing may schedule it again.
+      if (!(await retryingDeadlocks(() => outbox.markSent(row.id, worker, app.clock.now())))) {
+        app.log.warn({ notification: row.id, kind: row.kind }, 'mail sent after its lease was taken over; another worker may send it too');
+      }
+      return true;
     }
 
     async function runOnce(): Promise<{ sent: number; failed: number }> {

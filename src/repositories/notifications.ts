@@ -67,21 +67,27 @@ export function createNotificationsRepository(knex: Knex) {
         .limit(limit);
     },
 
-    /** Atomic claim: of several workers, exactly one gets the row. */
+    /**
+     * Atomic claim: of several workers, exactly one gets the row. The claim
+     * counts the attempt, so a sender that dies mid-send (its lease taken
+     * over) still uses one up.
+     */
     async claim(row: NotificationRow, worker: string, now: number, leaseMs: number): Promise<boolean> {
       const n = await table()
         // claimed_until too: two workers taking over the same expired lease must not both win.
         .where({ id: row.id, status: row.status, attempts: row.attempts, claimed_until: row.claimed_until })
-        .update({ status: 'sending', claimed_by: worker, claimed_until: now + leaseMs });
+        .update({ status: 'sending', claimed_by: worker, claimed_until: now + leaseMs, attempts: row.attempts + 1 });
       return n === 1;
     },
 
-    async markSent(id: number, worker: string, now: number): Promise<void> {
-      await table().where({ id, claimed_by: worker }).update({ status: 'sent', sent_at: now, claimed_until: null });
+    /** False when the row is no longer this worker's (its lease was taken over). */
+    async markSent(id: number, worker: string, now: number): Promise<boolean> {
+      return (await table().where({ id, claimed_by: worker }).update({ status: 'sent', sent_at: now, claimed_until: null })) === 1;
     },
 
-    async markFailed(id: number, worker: string, attempts: number, error: string, nextAttemptAt: number | undefined): Promise<void> {
-      await table()
+    /** False when the row is no longer this worker's (its lease was taken over). */
+    async markFailed(id: number, worker: string, attempts: number, error: string, nextAttemptAt: number | undefined): Promise<boolean> {
+      const n = await table()
         .where({ id, claimed_by: worker })
         .update({
           status: nextAttemptAt === undefined ? 'failed' : 'pending',
@@ -90,6 +96,7 @@ export function createNotificationsRepository(knex: Knex) {
           next_attempt_at: nextAttemptAt ?? 0,
           claimed_until: null,
         });
+      return n === 1;
     },
 
     /** Rows not yet announced in the log (outbox without SMTP), each claimed once across replicas. */

@@ -183,6 +183,57 @@ for (const target of databaseTargets()) {
     }
   });
 
+  test(`a mail whose senders all died mid-send is given up after NOTIFY_MAX_ATTEMPTS, not sent again [${target}]`, async (ctx) => {
+    smtp = new TestSmtp();
+    await smtp.start();
+    const local = await buildTestApp(target, { SMTP_URL: smtp.url, NOTIFY_MAX_ATTEMPTS: 2 });
+    ctx.after(async () => {
+      await local.close();
+      await smtp.stop();
+    });
+    const token = await loginRoot(local.app);
+    await queueResetMail(local.app, token, 'orphan', 'orphan@example.com');
+    const [queued] = await local.app.db.knex('notifications').select();
+    // Two senders claimed it and died before answering (their leases expired).
+    for (let i = 0; i < 2; i++) {
+      const [row] = await local.app.db.knex('notifications').where({ id: queued.id }).select();
+      assert.ok(await local.app.repos.notifications.claim(row, `dead-${i}`, local.clock.now(), 1_000));
+      local.clock.advance(2_000);
+    }
+    assert.deepEqual(await local.app.notifications.runOnce(), { sent: 0, failed: 0 });
+    const [row] = await local.app.db.knex('notifications').where({ id: queued.id }).select();
+    assert.equal(row.status, 'failed');
+    assert.equal(row.attempts, 2, 'each claim counted its attempt');
+    assert.equal(smtp.mails.length, 0);
+  });
+
+  test(`a sent mail whose bookkeeping fails is not scheduled again [${target}]`, async (ctx) => {
+    smtp = new TestSmtp();
+    await smtp.start();
+    const local = await buildTestApp(target, { SMTP_URL: smtp.url });
+    ctx.after(async () => {
+      await local.close();
+      await smtp.stop();
+    });
+    const token = await loginRoot(local.app);
+    await queueResetMail(local.app, token, 'booked', 'booked@example.com');
+    const outbox = local.app.repos.notifications;
+    const markSent = outbox.markSent;
+    outbox.markSent = async () => {
+      throw new Error('the database went away');
+    };
+    try {
+      assert.deepEqual(await local.app.notifications.runOnce(), { sent: 0, failed: 1 });
+    } finally {
+      outbox.markSent = markSent;
+    }
+    assert.equal(smtp.mails.length, 1);
+    await local.app.notifications.runOnce();
+    assert.equal(smtp.mails.length, 1, 'not sent again while its lease holds');
+    const [row] = await local.app.db.knex('notifications').select();
+    assert.equal(row.status, 'sending', 'left to its lease, not put back in the queue');
+  });
+
   test(`two delivery workers on one database never send a mail twice [${target}]`, async (ctx) => {
     smtp = new TestSmtp();
     await smtp.start();
