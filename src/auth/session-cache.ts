@@ -66,6 +66,9 @@ export class SessionCache {
   private readonly holes = new Map<number, number>();
   /** Where the next start reads back from at the latest: below the gaps it gave up watching, and since when. */
   private floor: { seq: number; since: number } | undefined;
+  private get holeWatch(): number {
+    return this.options.holeWatch ?? 60_000;
+  }
 
   constructor(
     private readonly source: SessionCacheSource,
@@ -143,14 +146,11 @@ export class SessionCache {
    * `maxAge` then bounds.
    */
   private async start(): Promise<void> {
-    const watched = this.floor && this.source.now() - this.floor.since < (this.options.holeWatch ?? 60_000);
-    const floor = watched ? this.floor?.seq : undefined;
+    const floor = this.floor && this.source.now() - this.floor.since < this.holeWatch ? this.floor.seq : Number.POSITIVE_INFINITY;
     this.floor = undefined;
     const latest = await this.source.latestSeq();
-    const from = Math.max(0, Math.min(latest - Math.floor(this.options.page / 5), floor ?? Number.POSITIVE_INFINITY));
-    const tail = await this.source.changesSince(from, []);
-    const first = tail[0]?.seq;
-    this.seq = Math.min(first === undefined ? latest : first - 1, floor ?? Number.POSITIVE_INFINITY);
+    const tail = await this.source.changesSince(Math.max(0, Math.min(latest - Math.floor(this.options.page / 5), floor)), []);
+    this.seq = Math.min(tail[0] === undefined ? latest : tail[0].seq - 1, floor);
     this.apply(tail);
   }
 
@@ -171,7 +171,8 @@ export class SessionCache {
           this.startOver(seq + 1);
           return;
         }
-        for (let skipped = seq + 1; skipped < change.seq; skipped++) this.holes.set(skipped, this.source.now());
+        const now = this.source.now();
+        for (let skipped = seq + 1; skipped < change.seq; skipped++) this.holes.set(skipped, now);
         this.seq = change.seq;
       }
       if (change.session_id !== null) {
@@ -189,8 +190,8 @@ export class SessionCache {
   }
 
   private forgetOldHoles(): void {
-    const watch = this.options.holeWatch ?? 60_000;
-    for (const [seq, missedAt] of this.holes) if (this.source.now() - missedAt >= watch) this.holes.delete(seq);
+    const now = this.source.now();
+    for (const [seq, missedAt] of this.holes) if (now - missedAt >= this.holeWatch) this.holes.delete(seq);
   }
 
   /** Drops everything; `unseenFrom`: the first of the numbers just skipped that were too many to watch. */
@@ -198,14 +199,9 @@ export class SessionCache {
     this.entries.clear();
     // Gaps still watched (and the ones just skipped) are read back by the next start, for as long
     // as a hole is watched: a gap that never fills must not keep the cache starting over.
-    const now = this.source.now();
-    let lowest = unseenFrom;
-    let since = unseenFrom === undefined ? undefined : now;
-    for (const [seq, missedAt] of this.holes) {
-      if (lowest === undefined || seq < lowest) lowest = seq;
-      if (since === undefined || missedAt < since) since = missedAt;
-    }
-    this.floor = lowest === undefined || since === undefined ? undefined : { seq: lowest - 1, since };
+    const gaps = [...this.holes];
+    if (unseenFrom !== undefined) gaps.push([unseenFrom, this.source.now()]);
+    this.floor = gaps.length === 0 ? undefined : { seq: Math.min(...gaps.map(([seq]) => seq)) - 1, since: Math.min(...gaps.map(([, at]) => at)) };
     this.holes.clear();
     this.seq = undefined;
   }

@@ -43,9 +43,9 @@ export default fp(
 
     async function deliver(row: NotificationRow): Promise<boolean> {
       const now = app.clock.now();
-      if (!(await app.repos.notifications.claim(row, worker, now, LEASE_MS))) return false;
-      const attempts = row.attempts + 1;
       const outbox = app.repos.notifications;
+      if (!(await outbox.claim(row, worker, now, LEASE_MS))) return false;
+      const attempts = row.attempts + 1;
       if (attempts > config.NOTIFY_MAX_ATTEMPTS) {
         // Taken over from senders that died (or hung) on every attempt: it may have gone out already.
         await outbox.markFailed(row.id, worker, attempts - 1, 'every attempt ended without an answer', undefined);
@@ -57,7 +57,7 @@ export default fp(
         await transport?.sendMail({ from: config.MAIL_FROM, to: row.recipient, subject: mail.subject, text: mail.text, html: mail.html });
       } catch (err) {
         const retryAt = attempts >= config.NOTIFY_MAX_ATTEMPTS ? undefined : app.clock.now() + retryDelay(attempts);
-        await app.repos.notifications.markFailed(row.id, worker, attempts, (err as Error).message, retryAt);
+        await outbox.markFailed(row.id, worker, attempts, (err as Error).message, retryAt);
         app.log.warn(
           { notification: row.id, kind: row.kind, attempts, err: (err as Error).message },
           retryAt ? 'mail delivery failed; will retry' : 'mail delivery failed for good',

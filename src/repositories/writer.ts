@@ -188,6 +188,11 @@ export async function retryingDeadlocks<T>(transaction: () => Promise<T>): Promi
   }
 }
 
+/** A knex transaction that runs again when it is a deadlock victim (see retryingDeadlocks). */
+export function retryingTransaction<T>(knex: Knex, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+  return retryingDeadlocks(() => knex.transaction(fn));
+}
+
 /**
  * MySQL: the time goes to the network, not to knex, so compiled statements
  * run in a knex transaction. Concurrent attempts on one login take the same
@@ -200,7 +205,7 @@ export async function retryingDeadlocks<T>(transaction: () => Promise<T>): Promi
 export function knexWriter(knex: Knex, dialect: Dialect): Writer {
   const writer = {
     transaction<T>(fn: (ex: Executor) => Promise<T>): Promise<T> {
-      return retryingDeadlocks(() => knex.transaction((trx) => fn(knexExecutor(trx, dialect))));
+      return retryingTransaction(knex, (trx) => fn(knexExecutor(trx, dialect)));
     },
   };
   return { ...writer, within: withinFor(writer, dialect) };

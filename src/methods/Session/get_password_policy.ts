@@ -1,7 +1,7 @@
 import { entityOfRealm } from '../../entities/descriptors.js';
 import { policyFor } from '../../entities/passwords.js';
 import type { Row } from '../../repositories/entities.js';
-import { Fault } from '../../rpc/faults.js';
+import { readableRecord } from '../entity/shared.js';
 import type { ParamsOf } from '../../rpc/generated/method-types.js';
 import { defineMethod, type CallContext } from '../../rpc/registry.js';
 
@@ -21,15 +21,9 @@ async function principalOf(params: Params, { app, session }: CallContext): Promi
   const d = entityOfRealm(params.realm);
   if (!d) return undefined;
   const repo = app.repos.entities[d.name];
-  const own = session !== undefined && session.realm === params.realm;
-  if (params.login === undefined) return own ? repo.findById(session.principalId) : undefined;
-  const asAdmin = session?.realm === 'admin' && session.permissions.includes(d.permission);
-  if (!asAdmin && !own) throw new Fault('Server.AccessControl.forbidden', 'The rules of a named login are shown to its own session or to an admin');
-  const row = await repo.findByKey(params.login);
-  if (!asAdmin && (!row || Number(row[d.idField]) !== session?.principalId)) {
-    throw new Fault('Server.AccessControl.forbidden', 'The rules of a named login are shown to its own session or to an admin');
-  }
-  return row;
+  const { login } = params;
+  if (login === undefined) return session?.realm === params.realm ? repo.findById(session.principalId) : undefined;
+  return (await readableRecord(session, d, () => repo.findByKey(login))).row;
 }
 
 export default defineMethod<Params, unknown>({

@@ -1,6 +1,6 @@
 import { completeLogin, issueChallenge, type LoginResult } from '../../auth/complete-login.js';
 import { guardAttempt } from '../../auth/guard.js';
-import { retryingDeadlocks } from '../../repositories/writer.js';
+import { retryingTransaction } from '../../repositories/writer.js';
 import { requires2fa, startEnrollment } from '../../auth/two-factor.js';
 import type { Enrollment } from '../../domain/totp/enrollment.js';
 import { entityOfRealm } from '../../entities/descriptors.js';
@@ -38,24 +38,22 @@ export default defineMethod<Params, Result>({
         const principalId = row && d ? Number(row[d.idField]) : null;
         // The counted failure, its audit row and any lock it set (with the owner's notice) commit together.
         // Parallel failures of one login take the same counter rows: a deadlock victim runs again.
-        await retryingDeadlocks(() =>
-          app.db.knex.transaction(async (trx) => {
-            const lockedUntil = await attempt.failed(trx);
-            await app.repos.audit.record(
-              { ...actorOf(ctx), event: 'login.failure', realm, entity: d?.name ?? null, entity_id: principalId, details: { reason: 'credentials' } },
-              app.clock.now(),
-              trx,
-            );
-            if (lockedUntil === undefined) return;
-            const until = new Date(lockedUntil).toISOString();
-            await app.repos.audit.record(
-              { ...actorOf(ctx), event: 'login.lockout', realm, entity: d?.name ?? null, entity_id: principalId, details: { until } },
-              app.clock.now(),
-              trx,
-            );
-            if (row && principalId !== null) await notify(app, { kind: 'account_locked', realm, principalId, row, data: { ip: ctx.ip, until } }, trx);
-          }),
-        );
+        await retryingTransaction(app.db.knex, async (trx) => {
+          const lockedUntil = await attempt.failed(trx);
+          await app.repos.audit.record(
+            { ...actorOf(ctx), event: 'login.failure', realm, entity: d?.name ?? null, entity_id: principalId, details: { reason: 'credentials' } },
+            app.clock.now(),
+            trx,
+          );
+          if (lockedUntil === undefined) return;
+          const until = new Date(lockedUntil).toISOString();
+          await app.repos.audit.record(
+            { ...actorOf(ctx), event: 'login.lockout', realm, entity: d?.name ?? null, entity_id: principalId, details: { until } },
+            app.clock.now(),
+            trx,
+          );
+          if (row && principalId !== null) await notify(app, { kind: 'account_locked', realm, principalId, row, data: { ip: ctx.ip, until } }, trx);
+        });
         throw new Fault('Server.Session.auth_failed');
       }
       const descriptor = { ...d, realm: d.realm };

@@ -14,7 +14,7 @@ import { actorOf } from '../shared/audit.js';
 import { notify, notifyOtpFailure } from '../../notifications/notify.js';
 import type { Row } from '../../repositories/entities.js';
 import type { ParamsOf } from '../../rpc/generated/method-types.js';
-import { retryingDeadlocks, type Transaction } from '../../repositories/writer.js';
+import { retryingTransaction, type Transaction } from '../../repositories/writer.js';
 
 /** Params as `schemas/Session/verify_otp.json` defines them. */
 type Params = ParamsOf<'Session/verify_otp'>;
@@ -29,17 +29,15 @@ async function recordFailure(ctx: CallContext, challenge: MfaChallengeRow, entit
   const base = { ...actorOf(ctx), realm: challenge.realm, entity, entity_id: challenge.principal_id };
   const target = { realm: challenge.realm, principalId: challenge.principal_id, row };
   // Parallel failures of one login take the same counter rows: a deadlock victim runs again.
-  await retryingDeadlocks(() =>
-    app.db.knex.transaction(async (trx) => {
-      const lockedUntil = await attempt.failed(trx);
-      await app.repos.audit.record({ ...base, event: 'login.otp_failure', details: { reason } }, app.clock.now(), trx);
-      await notifyOtpFailure(app, { ...target, data: { ip: ctx.ip, user_agent: ctx.userAgent ?? 'unknown' } }, trx);
-      if (lockedUntil !== undefined) {
-        await app.repos.audit.record({ ...base, event: 'login.lockout', details: { until: new Date(lockedUntil).toISOString() } }, app.clock.now(), trx);
-        await notify(app, { ...target, kind: 'account_locked', data: { ip: ctx.ip, until: new Date(lockedUntil).toISOString() } }, trx);
-      }
-    }),
-  );
+  await retryingTransaction(app.db.knex, async (trx) => {
+    const lockedUntil = await attempt.failed(trx);
+    await app.repos.audit.record({ ...base, event: 'login.otp_failure', details: { reason } }, app.clock.now(), trx);
+    await notifyOtpFailure(app, { ...target, data: { ip: ctx.ip, user_agent: ctx.userAgent ?? 'unknown' } }, trx);
+    if (lockedUntil !== undefined) {
+      await app.repos.audit.record({ ...base, event: 'login.lockout', details: { until: new Date(lockedUntil).toISOString() } }, app.clock.now(), trx);
+      await notify(app, { ...target, kind: 'account_locked', data: { ip: ctx.ip, until: new Date(lockedUntil).toISOString() } }, trx);
+    }
+  });
 }
 
 export default defineMethod<Params, Result>({

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { guardAttempt, type Attempt } from '../../auth/guard.js';
-import { retryingDeadlocks } from '../../repositories/writer.js';
+import { retryingTransaction } from '../../repositories/writer.js';
 import { openSecret } from '../../auth/two-factor.js';
 import { verifyTotp } from '../../domain/totp/totp.js';
 import { entityOfRealm, type EntityDescriptor } from '../../entities/descriptors.js';
@@ -78,19 +78,17 @@ export async function withVerifiedCode<T>(
     const check = verifyTotp(openSecret(app, key), otp, app.clock.now(), app.config.TOTP_WINDOW);
     if (!check.ok) throw new Fault('Server.Session.otp_invalid', undefined, check.skewSteps !== undefined ? { hint: 'clock_skew' } : {});
     // Its counters are rows other attempts on this login take too: a deadlock victim runs again.
-    result = await retryingDeadlocks(() =>
-      app.db.knex.transaction(async (trx) => {
-        const fresh = await keys.useStep(caller.realm, caller.principalId, check.step, trx);
-        const current = await keys.find(caller.realm, caller.principalId, trx);
-        if (!current || current.secret_enc !== key.secret_enc) {
-          throw new Fault('Server.TwoFactor.not_enrolled', 'The key was removed or replaced meanwhile; check TwoFactor/get_status');
-        }
-        if (!fresh) throw new Fault('Server.Session.otp_replayed');
-        const acted = await act(trx);
-        await attempt.succeeded(trx);
-        return acted;
-      }),
-    );
+    result = await retryingTransaction(app.db.knex, async (trx) => {
+      const fresh = await keys.useStep(caller.realm, caller.principalId, check.step, trx);
+      const current = await keys.find(caller.realm, caller.principalId, trx);
+      if (!current || current.secret_enc !== key.secret_enc) {
+        throw new Fault('Server.TwoFactor.not_enrolled', 'The key was removed or replaced meanwhile; check TwoFactor/get_status');
+      }
+      if (!fresh) throw new Fault('Server.Session.otp_replayed');
+      const acted = await act(trx);
+      await attempt.succeeded(trx);
+      return acted;
+    });
   } catch (err) {
     const wrongCode = err instanceof Fault && (err.faultcode === 'Server.Session.otp_invalid' || err.faultcode === 'Server.Session.otp_replayed');
     if (wrongCode) await failed(ctx, caller, attempt);
@@ -104,22 +102,20 @@ export async function withVerifiedCode<T>(
 async function failed(ctx: SessionCallContext, caller: Caller, attempt: Attempt): Promise<void> {
   const { app } = ctx;
   // Parallel failures of one login take the same counter rows: a deadlock victim runs again.
-  await retryingDeadlocks(() =>
-    app.db.knex.transaction(async (trx) => {
-      const lockedUntil = await attempt.failed(trx);
-      if (lockedUntil === undefined) return;
-      await app.repos.audit.record(
-        {
-          ...actorOf(ctx),
-          event: 'login.lockout',
-          realm: caller.realm,
-          entity: caller.d.name,
-          entity_id: caller.principalId,
-          details: { until: new Date(lockedUntil).toISOString(), via: 'two_factor_self_service' },
-        },
-        app.clock.now(),
-        trx,
-      );
-    }),
-  );
+  await retryingTransaction(app.db.knex, async (trx) => {
+    const lockedUntil = await attempt.failed(trx);
+    if (lockedUntil === undefined) return;
+    await app.repos.audit.record(
+      {
+        ...actorOf(ctx),
+        event: 'login.lockout',
+        realm: caller.realm,
+        entity: caller.d.name,
+        entity_id: caller.principalId,
+        details: { until: new Date(lockedUntil).toISOString(), via: 'two_factor_self_service' },
+      },
+      app.clock.now(),
+      trx,
+    );
+  });
 }

@@ -3,9 +3,8 @@ import { entitySchemas } from '../../entities/method-schemas.js';
 import { entityModel } from '../../entities/model.js';
 import { decryptColumn, hasReadableCopy } from '../../entities/passwords.js';
 import type { Row } from '../../repositories/entities.js';
-import { Fault } from '../../rpc/faults.js';
 import type { MethodDefinition, SessionCallContext } from '../../rpc/registry.js';
-import { audit, infos, notFound, titleOf, type Params } from './shared.js';
+import { audit, infos, notFound, readableRecord, titleOf, type Params } from './shared.js';
 
 /** `<Service>/get_<entity>_info` by id or by login → `{ <entity>_info }`. */
 export function getInfoMethod(d: EntityDescriptor): MethodDefinition<Params, Record<string, unknown>> {
@@ -28,14 +27,9 @@ export function getInfoMethod(d: EntityDescriptor): MethodDefinition<Params, Rec
       const ctx = c as SessionCallContext;
       const { app } = ctx;
       const repo = app.repos.entities[d.name];
-      // Who may read: an admin holding the permission, or the principal itself. Decided before
-      // and independently of the lookup, so a self-care session cannot probe which logins exist.
-      const { session } = ctx;
-      const asAdmin = session.realm === 'admin' && session.permissions.includes(d.permission);
-      if (!asAdmin && session.realm !== d.realm) throw new Fault('Server.AccessControl.forbidden');
+      // Who may read: an admin holding the permission, or the principal itself.
       const id = params[d.idField];
-      const row = typeof id === 'number' ? await repo.findById(id) : await repo.findByKey(String(params[d.keyField]));
-      if (!asAdmin && (!row || Number(row[d.idField]) !== session.principalId)) throw new Fault('Server.AccessControl.forbidden');
+      const { row } = await readableRecord(ctx.session, d, () => (typeof id === 'number' ? repo.findById(id) : repo.findByKey(String(params[d.keyField]))));
       if (!row) throw notFound(d, typeof id === 'number' ? `${d.idField} ${id}` : `this ${d.keyField}`);
       const readBack = params.get_auth_info === 1 && ctx.session.permissions.includes('passwords.read');
       const extra: Row = {};

@@ -6,6 +6,7 @@ import { effective2fa } from '../../entities/two-factor.js';
 import type { Row } from '../../repositories/entities.js';
 import { PERMISSIONS } from '../../domain/permissions.js';
 import { Fault, type FaultCode } from '../../rpc/faults.js';
+import type { AuthenticatedSession } from '../../plugins/sessions.js';
 import type { SessionCallContext } from '../../rpc/registry.js';
 import { actorOf } from '../shared/audit.js';
 import { assertAcceptable, policyFor, webPasswordColumns } from '../../entities/passwords.js';
@@ -40,6 +41,24 @@ export function notFound(d: EntityDescriptor, what: string): Fault {
 
 export function keyTaken(d: EntityDescriptor): Fault {
   return new Fault('Server.Conflict.login_taken', `This ${d.keyField} is already taken${d.realm ? ` in realm ${d.realm}` : ''}`, { field: d.keyField });
+}
+
+/**
+ * A principal's record for a caller allowed to read it: an admin holding the
+ * entity's permission, or the principal itself. Anyone else gets the same
+ * refusal whatever the lookup would find (it is not even made when the realm
+ * already rules the caller out), so nobody learns which logins exist.
+ */
+export async function readableRecord(
+  session: AuthenticatedSession | undefined,
+  d: EntityDescriptor,
+  find: () => Promise<Row | undefined>,
+): Promise<{ row: Row | undefined; asAdmin: boolean }> {
+  const asAdmin = session?.realm === 'admin' && session.permissions.includes(d.permission);
+  if (!asAdmin && session?.realm !== d.realm) throw new Fault('Server.AccessControl.forbidden');
+  const row = await find();
+  if (!asAdmin && (!row || Number(row[d.idField]) !== session?.principalId)) throw new Fault('Server.AccessControl.forbidden');
+  return { row, asAdmin };
 }
 
 export async function loadById(app: FastifyInstance, d: EntityDescriptor, id: number, trx?: Knex.Transaction): Promise<Row> {
