@@ -30,17 +30,23 @@ export interface AppOptions {
 
 /** The application as a plugin: the server and the tests build it the same way. */
 async function application(fastify: FastifyInstance, opts: AppOptions): Promise<void> {
-  // Errors raised before a route handler runs (body too large, bad content
-  // length): answered in the shape of the transport that was called.
+  // Errors raised before a route handler runs (body too large, a body that is
+  // not JSON, bad content length): answered in the shape of the transport
+  // that was called. Refusals of the HTTP message itself keep their HTTP
+  // status on /rpc too (JSON-RPC over HTTP: 413, 415); the body is the
+  // JSON-RPC error object.
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
     const fault =
       error.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
         ? new Fault('Client.Request.too_large')
-        : error.statusCode && error.statusCode < 500
-          ? new Fault('Client.Request.invalid_request', `Invalid Request: ${error.message}`)
-          : toFault(error, request.log);
+        : error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+          ? new Fault('Client.Request.unsupported_media_type')
+          : error.statusCode && error.statusCode < 500
+            ? new Fault('Client.Request.invalid_request', `Invalid Request: ${error.message}`)
+            : toFault(error, request.log);
     if (request.url.startsWith('/rpc')) {
-      return reply.code(error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 413 : 200).send({ jsonrpc: '2.0', id: null, error: rpcError(fault) });
+      const status = fault.http === 413 || fault.http === 415 ? fault.http : 200;
+      return reply.code(status).send({ jsonrpc: '2.0', id: null, error: rpcError(fault) });
     }
     return reply.code(fault.http).send(restError(fault));
   });

@@ -17,6 +17,7 @@ function transportFaults(m: MethodDefinition): FaultCode[] {
     'Client.Request.parse_error',
     'Client.Request.invalid_params',
     'Client.Request.too_large',
+    'Client.Request.unsupported_media_type',
     'Server.Internal.error',
     'Server.Unavailable',
   ];

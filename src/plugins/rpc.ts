@@ -23,7 +23,8 @@ export default fp(
     for (const method of allMethods()) registry.add(method);
     app.decorate('methods', registry);
 
-    // Encapsulated: the lenient JSON parser applies to the RPC routes only.
+    // Encapsulated: the JSON-only body parsing applies to /rpc and /rest only; a sibling
+    // transport plugin registers the parsers it needs in its own scope.
     await app.register(async (scope: FastifyInstance) => {
       registerJsonBodyParser(scope);
       scope.post('/rpc', (request, reply) => handleRpc(app, request, reply));

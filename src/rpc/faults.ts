@@ -15,6 +15,11 @@ export const FAULTS = {
   'Client.Request.method_not_found': { http: 404, rpc: -32601, message: 'Method not found' },
   'Client.Request.invalid_params': { http: 400, rpc: -32602, message: 'Invalid params' },
   'Client.Request.too_large': { http: 413, rpc: -32600, message: 'Invalid Request: the body is larger than BODY_LIMIT' },
+  'Client.Request.unsupported_media_type': {
+    http: 415,
+    rpc: -32600,
+    message: 'Unsupported Media Type: send the body as JSON with "Content-Type: application/json"',
+  },
   'Server.Internal.error': { http: 500, rpc: -32603, message: 'Internal error' },
 
   // Authentication of the caller (Bearer token) and of logins.
