@@ -15,6 +15,7 @@ import passwordsPlugin from './plugins/passwords.js';
 import rpcPlugin from './plugins/rpc.js';
 import secretsPlugin from './plugins/secrets.js';
 import sessionsPlugin from './plugins/sessions.js';
+import { trustProxyOption } from './rpc/client-ip.js';
 import { restError, rpcError, toFault } from './rpc/errors.js';
 import { Fault } from './rpc/faults.js';
 
@@ -70,7 +71,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const fastify = Fastify({
     logger: loggerOptions(opts.config, opts.logStream),
     bodyLimit: opts.config.BODY_LIMIT,
-    trustProxy: opts.config.TRUST_PROXY,
+    trustProxy: trustProxyOption(opts.config.TRUST_PROXY),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     childLoggerFactory: lazyChildLogger,

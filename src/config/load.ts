@@ -5,6 +5,7 @@ import ms from 'ms';
 import { describeJsonError } from '../domain/crypto/keyring.js';
 import { parseComplexityRules } from '../domain/passwords/policy.js';
 import { configSchema, type Config, type ConfigKey } from './schema.js';
+import { isProxyAddress, parseTrustProxy } from './trust-proxy.js';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -41,6 +42,9 @@ ajv.addFormat('complexity-rules', {
     }
   },
 });
+// TRUST_PROXY's string form (the environment's), and each entry of its array form (a config file's).
+ajv.addFormat('trust-proxy', { type: 'string', validate: (v: string) => parseTrustProxy(v) !== undefined });
+ajv.addFormat('proxy-address', { type: 'string', validate: (v: string) => isProxyAddress(v.trim()) });
 const validate = ajv.compile(configSchema);
 
 /** Settings whose values are secrets: never echoed in messages. */
@@ -71,6 +75,8 @@ const FORMAT_HINTS: Record<string, string> = {
   duration: '30s, 15m, 12h or 30d',
   size: '64kb or 1mb',
   'complexity-rules': 'latin:must,digits:must,special:cannot',
+  'trust-proxy': 'false, 1, or 10.0.0.0/8,192.168.1.7',
+  'proxy-address': '10.0.0.0/8, 192.168.1.7 or loopback',
 };
 
 const keys = Object.keys(configSchema.properties) as ConfigKey[];
@@ -137,6 +143,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (prop.format === 'duration') raw[key] = parseDuration(value);
     if (prop.format === 'size') raw[key] = parseSize(value);
   }
+  raw.TRUST_PROXY = parseTrustProxy(raw.TRUST_PROXY);
   const problems = [
     // A zero lifetime or lock would end every token or session at once, or lock nobody.
     ...POSITIVE_DURATIONS.filter((key) => raw[key] === 0).map((key) => `${key} must be longer than 0`),

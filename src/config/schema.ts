@@ -1,3 +1,5 @@
+import type { TrustProxy } from './trust-proxy.js';
+
 /**
  * The operator contract: every configuration variable, its type, default and
  * meaning. README's configuration table is written from this list, and
@@ -34,9 +36,15 @@ export const configSchema = {
       description: 'pino log level.',
     },
     TRUST_PROXY: {
-      type: 'boolean',
+      type: ['boolean', 'integer', 'string', 'array'],
+      format: 'trust-proxy',
+      minimum: 0,
+      maximum: 32,
+      minItems: 1,
+      items: { type: 'string', format: 'proxy-address' },
       default: false,
-      description: 'Take the client IP from `X-Forwarded-For` (set when running behind a reverse proxy or load balancer).',
+      description:
+        'Which proxies may say who the client is in `X-Forwarded-For`: `false` (nobody: the TCP peer is the client), a comma-separated list of proxy addresses or networks (`10.0.0.0/8,fd00::/8`, or `loopback`, `linklocal`, `uniquelocal`), or the number of proxies in front of the service (`true` is `1`). The client IP is the right-most address not vouched for.',
     },
     BODY_LIMIT: { type: 'string', format: 'size', default: '64kb', description: 'Largest accepted request body.' },
     SHUTDOWN_TIMEOUT: {
@@ -166,7 +174,8 @@ export interface Config {
   DATA_DIR: string;
   CONFIG_FILE?: string;
   LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  TRUST_PROXY: boolean;
+  /** false, a hop count, or proxy addresses/networks (see config/trust-proxy.ts) */
+  TRUST_PROXY: TrustProxy;
   /** bytes */
   BODY_LIMIT: number;
   /** milliseconds */

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { clientIp } from './client-ip.js';
 import { Fault } from './faults.js';
 import { publicErrors } from './schemas.js';
 import type { CallContext, CompiledMethod } from './registry.js';
@@ -67,7 +68,7 @@ async function authenticate(app: FastifyInstance, request: FastifyRequest, metho
     app,
     log: request.log,
     requestId: String(request.id),
-    ip: request.ip,
+    ip: clientIp(request),
     userAgent: request.headers['user-agent']?.slice(0, 256),
     session: undefined,
   };

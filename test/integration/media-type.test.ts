@@ -14,7 +14,11 @@ const refused: Array<[string, Record<string, string>, (json: string) => string]>
   ['text/plain', { 'content-type': 'text/plain' }, (json) => json],
   ['text/plain with charset', { 'content-type': 'text/plain;charset=UTF-8' }, (json) => json],
   ['urlencoded form', { 'content-type': 'application/x-www-form-urlencoded' }, (json) => `${json}=`],
-  ['multipart form', { 'content-type': 'multipart/form-data; boundary=x' }, (json) => `--x\r\nContent-Disposition: form-data; name="${json}"\r\n\r\n\r\n--x--\r\n`],
+  [
+    'multipart form',
+    { 'content-type': 'multipart/form-data; boundary=x' },
+    (json) => `--x\r\nContent-Disposition: form-data; name="${json}"\r\n\r\n\r\n--x--\r\n`,
+  ],
   ['no content type', {}, (json) => json],
   ['text/json', { 'content-type': 'text/json' }, (json) => json],
   ['application/jsonp', { 'content-type': 'application/jsonp' }, (json) => json],
@@ -82,7 +86,12 @@ describeEachDatabase('JSON bodies only (cross-site requests)', (get) => {
     assert.equal(bare.json().faultcode, 'Client.Session.check_auth.failed_to_process_access_token');
     const empty = await app.inject({ method: 'POST', url: '/rest/Session/ping', headers: { 'content-type': 'application/json' }, payload: '' });
     assert.equal(empty.json().faultcode, 'Client.Session.check_auth.failed_to_process_access_token');
-    const emptyForm = await app.inject({ method: 'POST', url: '/rest/Session/ping', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: '' });
+    const emptyForm = await app.inject({
+      method: 'POST',
+      url: '/rest/Session/ping',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: '',
+    });
     assert.equal(emptyForm.statusCode, 415, 'an empty form post is still a form post');
   });
 });

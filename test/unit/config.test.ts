@@ -39,7 +39,7 @@ test('environment strings are typed and converted', () => {
   const config = loadConfig({ PORT: '8080', BCRYPT_COST: '10', TRUST_PROXY: 'true', SESSION_IDLE_TTL: '5m' });
   assert.equal(config.PORT, 8080);
   assert.equal(config.BCRYPT_COST, 10);
-  assert.equal(config.TRUST_PROXY, true);
+  assert.equal(config.TRUST_PROXY, 1, 'true is one proxy in front');
   assert.equal(config.SESSION_IDLE_TTL, 300_000);
 });
 
@@ -108,4 +108,58 @@ test('lifetimes and locks cannot be 0; timer settings cannot exceed what a timer
     90 * 86_400_000,
     '0 where it means never, long lifetimes',
   );
+});
+
+test('TRUST_PROXY takes false, a hop count or proxy addresses; nothing else', () => {
+  const trust = (value: string) => loadConfig({ TRUST_PROXY: value }).TRUST_PROXY;
+  assert.equal(loadConfig({}).TRUST_PROXY, false);
+  assert.equal(trust('false'), false);
+  assert.equal(trust('0'), false);
+  assert.equal(trust('TRUE'), 1, 'never "trust every entry": the left-most is the client\'s own');
+  assert.equal(trust('2'), 2);
+  assert.deepEqual(trust('10.0.0.0/8, 192.168.1.7,fd00::/8 ,loopback,172.16.0.0/255.240.0.0'), [
+    '10.0.0.0/8',
+    '192.168.1.7',
+    'fd00::/8',
+    'loopback',
+    '172.16.0.0/255.240.0.0',
+  ]);
+  for (const bad of [
+    'yes',
+    '-1',
+    '1.5',
+    '33',
+    '10.0.0.0/33',
+    '10.0.0.0/0',
+    '10.0.0.0/255.0.255.0',
+    'proxy.example.com',
+    '10.0.0.1,',
+    '01.2.3.4',
+    '1.2.3.4/8/8',
+  ]) {
+    assert.throws(
+      () => trust(bad),
+      (err: Error) => err instanceof ConfigError && /TRUST_PROXY/.test(err.message),
+      bad,
+    );
+  }
+
+  const dir = mkdtempSync(join(tmpdir(), 'ba-config-'));
+  const file = join(dir, 'config.json');
+  for (const [value, expected] of [
+    [true, 1],
+    [false, false],
+    [3, 3],
+    [
+      ['10.0.0.0/8', 'uniquelocal'],
+      ['10.0.0.0/8', 'uniquelocal'],
+    ],
+  ] as const) {
+    writeFileSync(file, JSON.stringify({ TRUST_PROXY: value }));
+    assert.deepEqual(loadConfig({ CONFIG_FILE: file }).TRUST_PROXY, expected, JSON.stringify(value));
+  }
+  for (const bad of [[], ['10.0.0.0/8', 'true'], 40, -1, 1.5]) {
+    writeFileSync(file, JSON.stringify({ TRUST_PROXY: bad }));
+    assert.throws(() => loadConfig({ CONFIG_FILE: file }), /TRUST_PROXY/, JSON.stringify(bad));
+  }
 });
