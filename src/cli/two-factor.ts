@@ -39,7 +39,7 @@ async function withApp(work: (app: FastifyInstance) => Promise<void>): Promise<v
 async function findPrincipal(app: FastifyInstance, target: Target): Promise<Principal | undefined> {
   const d = entityOfRealm(target.realm);
   if (!d) return undefined;
-  const row = await app.repos.entities[d.name].findByKey(target.login);
+  const row = await app.repos.entities[d.name].findByLogin(target.login);
   return row ? { d, id: Number(row[d.idField]), row } : undefined;
 }
 

@@ -3,6 +3,7 @@ import { Ajv } from 'ajv';
 import bytes from 'bytes';
 import ms from 'ms';
 import { describeJsonError } from '../domain/crypto/keyring.js';
+import { newLoginProblem } from '../domain/login.js';
 import { parseComplexityRules } from '../domain/passwords/policy.js';
 import { configSchema, type Config, type ConfigKey } from './schema.js';
 import { isProxyAddress, parseTrustProxy } from './trust-proxy.js';
@@ -149,6 +150,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ...POSITIVE_DURATIONS.filter((key) => raw[key] === 0).map((key) => `${key} must be longer than 0`),
     // Node's timers take at most 2^31-1 ms and silently use 1 ms beyond it (a busy loop, or no grace at all).
     ...TIMER_DURATIONS.filter((key) => Number(raw[key]) > MAX_TIMER_MS).map((key) => `${key} must be at most 24d (a timer's limit)`),
+    ...[newLoginProblem(String(raw.BOOTSTRAP_ADMIN_LOGIN))].filter(Boolean).map((problem) => `BOOTSTRAP_ADMIN_LOGIN cannot be used: ${problem}`),
   ];
   if (problems.length > 0) throw new ConfigError(problems);
   return raw as unknown as Config;

@@ -53,7 +53,15 @@ export const configSchema = {
       default: '10s',
       description: 'How long SIGTERM/SIGINT waits for in-flight calls before exiting.',
     },
-    BOOTSTRAP_ADMIN_LOGIN: { type: 'string', minLength: 1, maxLength: 64, default: 'root', description: 'Login of the admin created on first start.' },
+    BOOTSTRAP_ADMIN_LOGIN: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 64,
+      // What any login may hold (schemas/common.json#/$defs/login).
+      pattern: '^[^\\p{C}\\p{Z}\\p{Default_Ignorable_Code_Point}]+$',
+      default: 'root',
+      description: 'Login of the admin created on first start.',
+    },
     BOOTSTRAP_ADMIN_PASSWORD: {
       type: 'string',
       minLength: 1,

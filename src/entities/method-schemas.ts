@@ -43,7 +43,8 @@ export function entitySchemas(m: EntityModel) {
       params: composed(m, 'info', 'params', {
         properties: {
           [d.idField]: idRef,
-          [d.keyField]: m.fieldSchemas[d.keyField],
+          // Looked up as typed: a login that exists is found whatever it holds (see common.json login_typed).
+          [d.keyField]: d.keyField === 'login' ? { $ref: `${COMMON}login_typed` } : m.fieldSchemas[d.keyField],
           ...(hasReadableCopy(d)
             ? {
                 get_auth_info: {

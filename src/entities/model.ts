@@ -58,16 +58,13 @@ export function entityModel(descriptor: EntityDescriptor): EntityModel {
   return model;
 }
 
-/** Caller's values → column values. */
+/** Caller's values → column values (the key column is the caller's to add: see entity/shared.ts `keyColumn`). */
 export function toColumns(model: EntityModel, values: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const column of model.columns) {
     if (!(column in values)) continue;
     const value = values[column];
     out[column] = model.infoKinds[column] === 'json' && value !== null ? JSON.stringify(value) : value;
-  }
-  if (typeof values[model.descriptor.keyField] === 'string') {
-    out.login_key = (values[model.descriptor.keyField] as string).toLowerCase();
   }
   return out;
 }

@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import fp from 'fastify-plugin';
+import { loginKey } from '../domain/login.js';
 import { PERMISSIONS } from '../domain/permissions.js';
 
 declare module 'fastify' {
@@ -45,7 +46,7 @@ export default fp<BootstrapOptions>(
     try {
       await users.insert({
         login,
-        login_key: login.toLowerCase(),
+        login_key: loginKey(login),
         name: 'Root administrator',
         email: null,
         permissions: JSON.stringify(PERMISSIONS),

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { loginKey } from '../domain/login.js';
 import type { EntityDescriptor } from '../entities/descriptors.js';
 import { countRows, type Database } from './connection.js';
 import { pointQuery } from './point-reader.js';
@@ -60,8 +61,24 @@ export function createEntityRepository(db: Database, changes: SessionChangesRepo
       return table(trx).whereIn(d.idField, ids);
     },
 
+    /** The row holding this key (`loginKey` of a login, or of a class name): uniqueness checks. */
     async findByKey(key: string, trx?: Knex.Transaction): Promise<Row | undefined> {
-      return byKey(key.toLowerCase(), trx);
+      return byKey(key, trx);
+    },
+
+    /**
+     * The row a login as typed names (any case, any compatibility form). A
+     * row that kept its lower-cased key at migration 007, because another
+     * held its normalized form, is still found by what its owner types.
+     */
+    async findByLogin(typed: string, trx?: Knex.Transaction): Promise<Row | undefined> {
+      const key = loginKey(typed);
+      const legacyKey = typed.toLowerCase();
+      if (legacyKey !== key) {
+        const legacy = await byKey(legacyKey, trx);
+        if (legacy && isLegacyKeyed(legacy, d)) return legacy;
+      }
+      return byKey(key, trx);
     },
 
     async insert(row: Row, trx?: Knex.Transaction): Promise<number> {
@@ -83,8 +100,14 @@ export function createEntityRepository(db: Database, changes: SessionChangesRepo
 
     async list(query: ListQuery, trx?: Knex.Transaction): Promise<{ rows: Row[]; total: number }> {
       const base = table(trx).where(query.filters);
-      // ESCAPE spelled out: SQLite's LIKE has no escape character by default.
-      if (query.prefix) base.andWhereRaw('login_key like ? escape ?', [`${escapeLike(query.prefix.toLowerCase())}%`, '\\']);
+      // ESCAPE spelled out: SQLite's LIKE has no escape character by default. Rows that kept a
+      // lower-cased key at migration 007 match what was typed, like findByLogin.
+      if (query.prefix) {
+        const prefixes = [...new Set([loginKey(query.prefix), query.prefix.toLowerCase()])];
+        base.andWhere((q) => {
+          for (const prefix of prefixes) q.orWhereRaw('login_key like ? escape ?', [`${escapeLike(prefix)}%`, '\\']);
+        });
+      }
       const total = await countRows(base.clone());
       const rows = await base.clone().orderBy(d.idField).limit(query.limit).offset(query.offset);
       return { rows, total };
@@ -93,6 +116,11 @@ export function createEntityRepository(db: Database, changes: SessionChangesRepo
 }
 
 export type EntityRepository = ReturnType<typeof createEntityRepository>;
+
+/** A row whose key is not its login's normalized form: it kept its old key at migration 007 (see README). */
+function isLegacyKeyed(row: Row, d: EntityDescriptor): boolean {
+  return row.login_key !== loginKey(String(row[d.keyField]));
+}
 
 /** Unique-key violations, as each engine reports them. */
 export function isUniqueViolation(err: unknown): boolean {

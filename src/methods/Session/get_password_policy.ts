@@ -23,7 +23,7 @@ async function principalOf(params: Params, { app, session }: CallContext): Promi
   const repo = app.repos.entities[d.name];
   const { login } = params;
   if (login === undefined) return session?.realm === params.realm ? repo.findById(session.principalId) : undefined;
-  return (await readableRecord(session, d, () => repo.findByKey(login))).row;
+  return (await readableRecord(session, d, () => repo.findByLogin(login))).row;
 }
 
 export default defineMethod<Params, unknown>({

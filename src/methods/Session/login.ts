@@ -1,5 +1,6 @@
 import { completeLogin, issueChallenge, type LoginResult } from '../../auth/complete-login.js';
 import { guardAttempt } from '../../auth/guard.js';
+import { LOGIN_KEY_MAX, loginKey } from '../../domain/login.js';
 import { retryingTransaction } from '../../repositories/writer.js';
 import { requires2fa, startEnrollment } from '../../auth/two-factor.js';
 import type { Enrollment } from '../../domain/totp/enrollment.js';
@@ -26,11 +27,11 @@ export default defineMethod<Params, Result>({
     const { app } = ctx;
     const realm = params.realm;
     const d = entityOfRealm(realm);
-    const loginKey = params.login.toLowerCase();
     // Claimed before the password is looked at: a locked login is refused whatever the password.
-    const attempt = await guardAttempt(ctx, realm, loginKey);
+    // Counted by normalized login (cut to the column's width), so `ＲＯＯＴ` and `root` share one counter.
+    const attempt = await guardAttempt(ctx, realm, [...loginKey(params.login)].slice(0, LOGIN_KEY_MAX).join(''));
     try {
-      const row = d ? await app.repos.entities[d.name].findByKey(loginKey) : undefined;
+      const row = d ? await app.repos.entities[d.name].findByLogin(params.login) : undefined;
       const hash = row?.password_hash;
       // Same answer and same bcrypt work whether the login exists or not.
       const passwordOk = typeof hash === 'string' ? await app.passwords.verify(params.password, hash) : await app.passwords.verifyNothing(params.password);

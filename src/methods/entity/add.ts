@@ -4,7 +4,7 @@ import { entityModel, toColumns } from '../../entities/model.js';
 import { isUniqueViolation } from '../../repositories/entities.js';
 import { encryptedColumns } from '../../entities/passwords.js';
 import type { MethodDefinition, SessionCallContext } from '../../rpc/registry.js';
-import { adminSetPasswords, assertGrantable, audit, writeFaults, checkReferences, fieldNames, keyTaken, titleOf, type Params } from './shared.js';
+import { adminSetPasswords, assertGrantable, audit, writeFaults, checkReferences, fieldNames, keyColumn, keyTaken, titleOf, type Params } from './shared.js';
 
 /** `<Service>/add_<entity>` → `{ i_<entity> }`. */
 export function addMethod(d: EntityDescriptor): MethodDefinition<Params, Record<string, number>> {
@@ -23,15 +23,15 @@ export function addMethod(d: EntityDescriptor): MethodDefinition<Params, Record<
       const { app } = ctx;
       const repo = app.repos.entities[d.name];
       const now = app.clock.now();
-      const key = String(params[d.keyField]);
+      const key = keyColumn(d, String(params[d.keyField]));
       assertGrantable(ctx, params);
       const secrets = await adminSetPasswords(ctx, d, params, params);
       return app.db.knex.transaction(async (trx) => {
-        if (await repo.findByKey(key, trx)) throw keyTaken(d);
+        if (await repo.findByKey(key.login_key, trx)) throw keyTaken(d);
         await checkReferences(app, d, params, undefined, trx);
         let id: number;
         try {
-          id = await repo.insert({ ...toColumns(model, params), ...secrets, created_at: now, updated_at: now }, trx);
+          id = await repo.insert({ ...toColumns(model, params), ...key, ...secrets, created_at: now, updated_at: now }, trx);
         } catch (err) {
           if (isUniqueViolation(err)) throw keyTaken(d);
           throw err;

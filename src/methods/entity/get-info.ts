@@ -29,7 +29,7 @@ export function getInfoMethod(d: EntityDescriptor): MethodDefinition<Params, Rec
       const repo = app.repos.entities[d.name];
       // Who may read: an admin holding the permission, or the principal itself.
       const id = params[d.idField];
-      const { row } = await readableRecord(ctx.session, d, () => (typeof id === 'number' ? repo.findById(id) : repo.findByKey(String(params[d.keyField]))));
+      const { row } = await readableRecord(ctx.session, d, () => (typeof id === 'number' ? repo.findById(id) : repo.findByLogin(String(params[d.keyField]))));
       if (!row) throw notFound(d, typeof id === 'number' ? `${d.idField} ${id}` : `this ${d.keyField}`);
       const readBack = params.get_auth_info === 1 && ctx.session.permissions.includes('passwords.read');
       const extra: Row = {};

@@ -4,6 +4,7 @@ import { referrersOf, type EntityDescriptor } from '../../entities/descriptors.j
 import { entityModel, toInfo } from '../../entities/model.js';
 import { effective2fa } from '../../entities/two-factor.js';
 import type { Row } from '../../repositories/entities.js';
+import { keyLength, LOGIN_KEY_MAX, loginKey, newLoginProblem } from '../../domain/login.js';
 import { PERMISSIONS } from '../../domain/permissions.js';
 import { Fault, type FaultCode } from '../../rpc/faults.js';
 import type { AuthenticatedSession } from '../../plugins/sessions.js';
@@ -37,6 +38,24 @@ export function writeFaults(d: EntityDescriptor, op: 'add' | 'update' | 'delete'
 
 export function notFound(d: EntityDescriptor, what: string): Fault {
   return new Fault('Server.NotFound', `No ${d.name.replace(/_/g, ' ')} with ${what}`);
+}
+
+/**
+ * The `login_key` column for a login given to add or update a principal (the
+ * name, for a class): its normalized form (see domain/login.ts), unless that
+ * cannot be used. The schema already refused what the login itself may not
+ * hold; this refuses what only its normalization reveals.
+ */
+export function keyColumn(d: EntityDescriptor, typed: string): { login_key: string } {
+  const key = loginKey(typed);
+  const problem =
+    d.keyField === 'login' ? newLoginProblem(typed) : keyLength(key) > LOGIN_KEY_MAX ? `longer than ${LOGIN_KEY_MAX} characters when normalized` : undefined;
+  if (problem) {
+    throw new Fault('Client.Request.invalid_params', `Invalid params: this ${d.keyField} cannot be used: ${problem}`, {
+      errors: [{ path: `/${d.keyField}`, keyword: 'normalization', message: problem, params: {} }],
+    });
+  }
+  return { login_key: key };
 }
 
 export function keyTaken(d: EntityDescriptor): Fault {

@@ -16,6 +16,7 @@ import {
   writeFaults,
   checkReferences,
   fieldNames,
+  keyColumn,
   keyTaken,
   loadById,
   titleOf,
@@ -36,10 +37,17 @@ function protectRoot(row: Row, params: Params, ctx: SessionCallContext, id: numb
   }
 }
 
-async function ensureKeyFree(app: FastifyInstance, d: EntityDescriptor, row: Row, params: Params, trx: Parameters<typeof loadById>[3]): Promise<void> {
-  const key = params[d.keyField];
-  if (typeof key !== 'string' || key.toLowerCase() === row.login_key) return;
-  if (await app.repos.entities[d.name].findByKey(key, trx)) throw keyTaken(d);
+/**
+ * The new key when the login (name) changes, once it is known to be free. A
+ * login given as it already is changes nothing, so a row that kept its old
+ * key at migration 007 can still be updated by a client that sends every field.
+ */
+async function changedKey(app: FastifyInstance, d: EntityDescriptor, row: Row, params: Params, trx: Parameters<typeof loadById>[3]): Promise<Row> {
+  const typed = params[d.keyField];
+  if (typeof typed !== 'string' || typed === row[d.keyField]) return {};
+  const key = keyColumn(d, typed);
+  if (key.login_key !== row.login_key && (await app.repos.entities[d.name].findByKey(key.login_key, trx))) throw keyTaken(d);
+  return key;
 }
 
 /**
@@ -86,12 +94,12 @@ export function updateMethod(d: EntityDescriptor): MethodDefinition<Params, Reco
         assertGrantable(ctx, params);
         protectRoot(row, params, ctx, id);
         assertOutranks(ctx, d, row);
-        await ensureKeyFree(app, d, row, params, trx);
+        const key = await changedKey(app, d, row, params, trx);
         await checkReferences(app, d, params, id, trx);
         try {
           await app.repos.entities[d.name].update(
             id,
-            { ...toColumns(model, params), ...secrets, ...encryptedColumns(app, d, id, params), updated_at: now },
+            { ...toColumns(model, params), ...key, ...secrets, ...encryptedColumns(app, d, id, params), updated_at: now },
             trx,
           );
         } catch (err) {

@@ -46,7 +46,7 @@ export interface MethodTypes {
        */
       i_customer: number;
       /**
-       * Login name: 1 to 64 characters, no spaces or control characters.
+       * Login name: 1 to 64 characters; no spaces or separators of any kind, no control or format characters (bidi overrides, zero-width characters), no private-use, unassigned or invisible (default-ignorable) code points. Unique within its realm after Unicode NFKC and lower-casing (fullwidth `ＲＯＯＴ` is `root`); kept as typed for display.
        */
       login: string;
       /**
@@ -92,7 +92,7 @@ export interface MethodTypes {
     } & {
       i_account?: number;
       /**
-       * Login name: 1 to 64 characters, no spaces or control characters.
+       * A login as typed to find a principal: compared after Unicode NFKC and lower-casing, so any case and compatibility form (fullwidth, ligatures) finds it.
        */
       login?: string;
       /**
@@ -147,7 +147,7 @@ export interface MethodTypes {
        */
       i_customer?: number;
       /**
-       * Login name: 1 to 64 characters, no spaces or control characters.
+       * Login name: 1 to 64 characters; no spaces or separators of any kind, no control or format characters (bidi overrides, zero-width characters), no private-use, unassigned or invisible (default-ignorable) code points. Unique within its realm after Unicode NFKC and lower-casing (fullwidth `ＲＯＯＴ` is `root`); kept as typed for display.
        */
       login?: string;
       /**
@@ -195,7 +195,7 @@ export interface MethodTypes {
        */
       i_parent?: number | null;
       /**
-       * Login name: 1 to 64 characters, no spaces or control characters.
+       * Login name: 1 to 64 characters; no spaces or separators of any kind, no control or format characters (bidi overrides, zero-width characters), no private-use, unassigned or invisible (default-ignorable) code points. Unique within its realm after Unicode NFKC and lower-casing (fullwidth `ＲＯＯＴ` is `root`); kept as typed for display.
        */
       login: string;
       /**
@@ -237,7 +237,7 @@ export interface MethodTypes {
     } & {
       i_customer?: number;
       /**
-       * Login name: 1 to 64 characters, no spaces or control characters.
+       * A login as typed to find a principal: compared after Unicode NFKC and lower-casing, so any case and compatibility form (fullwidth, ligatures) finds it.
        */
       login?: string;
       /**
@@ -301,7 +301,7 @@ export interface MethodTypes {
        */
       i_parent?: number | null;
       /**
-       * Login name: 1 to 64 characters, no spaces or control characters.
+       * Login name: 1 to 64 characters; no spaces or separators of any kind, no control or format characters (bidi overrides, zero-width characters), no private-use, unassigned or invisible (default-ignorable) code points. Unique within its realm after Unicode NFKC and lower-casing (fullwidth `ＲＯＯＴ` is `root`); kept as typed for display.
        */
       login?: string;
       /**
@@ -440,7 +440,7 @@ export interface MethodTypes {
        */
       i_customer: number;
       /**
-       * Login name: 1 to 64 characters, no spaces or control characters.
+       * Login name: 1 to 64 characters; no spaces or separators of any kind, no control or format characters (bidi overrides, zero-width characters), no private-use, unassigned or invisible (default-ignorable) code points. Unique within its realm after Unicode NFKC and lower-casing (fullwidth `ＲＯＯＴ` is `root`); kept as typed for display.
        */
       login: string;
       /**
@@ -482,7 +482,7 @@ export interface MethodTypes {
     } & {
       i_customer_individual?: number;
       /**
-       * Login name: 1 to 64 characters, no spaces or control characters.
+       * A login as typed to find a principal: compared after Unicode NFKC and lower-casing, so any case and compatibility form (fullwidth, ligatures) finds it.
        */
       login?: string;
       /**
@@ -537,7 +537,7 @@ export interface MethodTypes {
        */
       i_customer?: number;
       /**
-       * Login name: 1 to 64 characters, no spaces or control characters.
+       * Login name: 1 to 64 characters; no spaces or separators of any kind, no control or format characters (bidi overrides, zero-width characters), no private-use, unassigned or invisible (default-ignorable) code points. Unique within its realm after Unicode NFKC and lower-casing (fullwidth `ＲＯＯＴ` is `root`); kept as typed for display.
        */
       login?: string;
       /**
@@ -568,7 +568,7 @@ export interface MethodTypes {
   'Representative/add_representative': {
     params: {
       /**
-       * Login name: 1 to 64 characters, no spaces or control characters.
+       * Login name: 1 to 64 characters; no spaces or separators of any kind, no control or format characters (bidi overrides, zero-width characters), no private-use, unassigned or invisible (default-ignorable) code points. Unique within its realm after Unicode NFKC and lower-casing (fullwidth `ＲＯＯＴ` is `root`); kept as typed for display.
        */
       login: string;
       /**
@@ -607,7 +607,7 @@ export interface MethodTypes {
     } & {
       i_representative?: number;
       /**
-       * Login name: 1 to 64 characters, no spaces or control characters.
+       * A login as typed to find a principal: compared after Unicode NFKC and lower-casing, so any case and compatibility form (fullwidth, ligatures) finds it.
        */
       login?: string;
       /**
@@ -654,7 +654,7 @@ export interface MethodTypes {
     params: {
       i_representative: number;
       /**
-       * Login name: 1 to 64 characters, no spaces or control characters.
+       * Login name: 1 to 64 characters; no spaces or separators of any kind, no control or format characters (bidi overrides, zero-width characters), no private-use, unassigned or invisible (default-ignorable) code points. Unique within its realm after Unicode NFKC and lower-casing (fullwidth `ＲＯＯＴ` is `root`); kept as typed for display.
        */
       login?: string;
       /**
@@ -746,7 +746,7 @@ export interface MethodTypes {
   'User/add_user': {
     params: {
       /**
-       * Login name: 1 to 64 characters, no spaces or control characters.
+       * Login name: 1 to 64 characters; no spaces or separators of any kind, no control or format characters (bidi overrides, zero-width characters), no private-use, unassigned or invisible (default-ignorable) code points. Unique within its realm after Unicode NFKC and lower-casing (fullwidth `ＲＯＯＴ` is `root`); kept as typed for display.
        */
       login: string;
       /**
@@ -794,7 +794,7 @@ export interface MethodTypes {
     } & {
       i_user?: number;
       /**
-       * Login name: 1 to 64 characters, no spaces or control characters.
+       * A login as typed to find a principal: compared after Unicode NFKC and lower-casing, so any case and compatibility form (fullwidth, ligatures) finds it.
        */
       login?: string;
     };
@@ -837,7 +837,7 @@ export interface MethodTypes {
     params: {
       i_user: number;
       /**
-       * Login name: 1 to 64 characters, no spaces or control characters.
+       * Login name: 1 to 64 characters; no spaces or separators of any kind, no control or format characters (bidi overrides, zero-width characters), no private-use, unassigned or invisible (default-ignorable) code points. Unique within its realm after Unicode NFKC and lower-casing (fullwidth `ＲＯＯＴ` is `root`); kept as typed for display.
        */
       login?: string;
       /**
@@ -874,7 +874,7 @@ export interface MethodTypes {
   'Vendor/add_vendor': {
     params: {
       /**
-       * Login name: 1 to 64 characters, no spaces or control characters.
+       * Login name: 1 to 64 characters; no spaces or separators of any kind, no control or format characters (bidi overrides, zero-width characters), no private-use, unassigned or invisible (default-ignorable) code points. Unique within its realm after Unicode NFKC and lower-casing (fullwidth `ＲＯＯＴ` is `root`); kept as typed for display.
        */
       login: string;
       /**
@@ -913,7 +913,7 @@ export interface MethodTypes {
     } & {
       i_vendor?: number;
       /**
-       * Login name: 1 to 64 characters, no spaces or control characters.
+       * A login as typed to find a principal: compared after Unicode NFKC and lower-casing, so any case and compatibility form (fullwidth, ligatures) finds it.
        */
       login?: string;
       /**
@@ -960,7 +960,7 @@ export interface MethodTypes {
     params: {
       i_vendor: number;
       /**
-       * Login name: 1 to 64 characters, no spaces or control characters.
+       * Login name: 1 to 64 characters; no spaces or separators of any kind, no control or format characters (bidi overrides, zero-width characters), no private-use, unassigned or invisible (default-ignorable) code points. Unique within its realm after Unicode NFKC and lower-casing (fullwidth `ＲＯＯＴ` is `root`); kept as typed for display.
        */
       login?: string;
       /**
@@ -993,7 +993,7 @@ export interface Info {
    */
   i_customer: number;
   /**
-   * Login name: 1 to 64 characters, no spaces or control characters.
+   * Login name: 1 to 64 characters; no spaces or separators of any kind, no control or format characters (bidi overrides, zero-width characters), no private-use, unassigned or invisible (default-ignorable) code points. Unique within its realm after Unicode NFKC and lower-casing (fullwidth `ＲＯＯＴ` is `root`); kept as typed for display.
    */
   login: string;
   /**
@@ -1093,7 +1093,7 @@ export interface Info1 {
    */
   i_parent: number | null;
   /**
-   * Login name: 1 to 64 characters, no spaces or control characters.
+   * Login name: 1 to 64 characters; no spaces or separators of any kind, no control or format characters (bidi overrides, zero-width characters), no private-use, unassigned or invisible (default-ignorable) code points. Unique within its realm after Unicode NFKC and lower-casing (fullwidth `ＲＯＯＴ` is `root`); kept as typed for display.
    */
   login: string;
   /**
@@ -1160,7 +1160,7 @@ export interface Info3 {
    */
   i_customer: number;
   /**
-   * Login name: 1 to 64 characters, no spaces or control characters.
+   * Login name: 1 to 64 characters; no spaces or separators of any kind, no control or format characters (bidi overrides, zero-width characters), no private-use, unassigned or invisible (default-ignorable) code points. Unique within its realm after Unicode NFKC and lower-casing (fullwidth `ＲＯＯＴ` is `root`); kept as typed for display.
    */
   login: string;
   /**
@@ -1199,7 +1199,7 @@ export interface Info3 {
 export interface Info4 {
   i_representative: number;
   /**
-   * Login name: 1 to 64 characters, no spaces or control characters.
+   * Login name: 1 to 64 characters; no spaces or separators of any kind, no control or format characters (bidi overrides, zero-width characters), no private-use, unassigned or invisible (default-ignorable) code points. Unique within its realm after Unicode NFKC and lower-casing (fullwidth `ＲＯＯＴ` is `root`); kept as typed for display.
    */
   login: string;
   /**
@@ -1261,11 +1261,11 @@ export interface Result2 {
 }
 export interface Params2 {
   /**
-   * Where a principal logs in. A login is unique within its realm, regardless of case.
+   * Where a principal logs in. A login is unique within its realm, regardless of case and compatibility forms (see `login`).
    */
   realm: 'admin' | 'customer' | 'customer_individual' | 'account' | 'representative' | 'vendor';
   /**
-   * Login name: 1 to 64 characters, no spaces or control characters.
+   * A login as typed to find a principal: compared after Unicode NFKC and lower-casing, so any case and compatibility form (fullwidth, ligatures) finds it.
    */
   login?: string;
 }
@@ -1374,7 +1374,7 @@ export interface Authenticated {
 }
 export interface Params5 {
   /**
-   * Login name: 1 to 64 characters, no spaces or control characters.
+   * A login as typed to find a principal: compared after Unicode NFKC and lower-casing, so any case and compatibility form (fullwidth, ligatures) finds it.
    */
   login: string;
   /**
@@ -1382,7 +1382,7 @@ export interface Params5 {
    */
   password: string;
   /**
-   * Where a principal logs in. A login is unique within its realm, regardless of case.
+   * Where a principal logs in. A login is unique within its realm, regardless of case and compatibility forms (see `login`).
    */
   realm: 'admin' | 'customer' | 'customer_individual' | 'account' | 'representative' | 'vendor';
 }
@@ -1473,7 +1473,7 @@ export interface Result6 {
    */
   user_id: number;
   /**
-   * Where a principal logs in. A login is unique within its realm, regardless of case.
+   * Where a principal logs in. A login is unique within its realm, regardless of case and compatibility forms (see `login`).
    */
   realm: 'admin' | 'customer' | 'customer_individual' | 'account' | 'representative' | 'vendor';
   session_id: string;
@@ -1620,7 +1620,7 @@ export interface Result10 {
 export interface Info5 {
   i_user: number;
   /**
-   * Login name: 1 to 64 characters, no spaces or control characters.
+   * Login name: 1 to 64 characters; no spaces or separators of any kind, no control or format characters (bidi overrides, zero-width characters), no private-use, unassigned or invisible (default-ignorable) code points. Unique within its realm after Unicode NFKC and lower-casing (fullwidth `ＲＯＯＴ` is `root`); kept as typed for display.
    */
   login: string;
   /**
@@ -1660,7 +1660,7 @@ export interface Info5 {
 export interface Info6 {
   i_vendor: number;
   /**
-   * Login name: 1 to 64 characters, no spaces or control characters.
+   * Login name: 1 to 64 characters; no spaces or separators of any kind, no control or format characters (bidi overrides, zero-width characters), no private-use, unassigned or invisible (default-ignorable) code points. Unique within its realm after Unicode NFKC and lower-casing (fullwidth `ＲＯＯＴ` is `root`); kept as typed for display.
    */
   login: string;
   /**
