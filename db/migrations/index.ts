@@ -5,6 +5,7 @@ import * as m003 from './003_passwords.js';
 import * as m004 from './004_two_factor_login.js';
 import * as m005 from './005_notifications.js';
 import * as m006 from './006_session_changes.js';
+import * as m007 from './007_login_guard_in_flight.js';
 
 /**
  * The ordered migration set. Listing modules (instead of letting knex scan a
@@ -18,6 +19,7 @@ const migrations: Record<string, Knex.Migration> = {
   '004_two_factor_login': m004,
   '005_notifications': m005,
   '006_session_changes': m006,
+  '007_login_guard_in_flight': m007,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
