@@ -4,6 +4,7 @@ import { pointQuery, pointQueryOf } from './point-reader.js';
 import { compile, param } from './statements.js';
 import type { Transaction } from './writer.js';
 import type { SessionChange, SessionChangesRepository } from './session-changes.js';
+import type { MfaChallengesRepository } from './mfa-challenges.js';
 
 export interface SessionRow {
   id: string;
@@ -69,7 +70,7 @@ const NEW_SESSION_COLUMNS = [
   'expires_at',
 ] as const satisfies ReadonlyArray<keyof NewSession>;
 
-export function createSessionsRepository(db: Database, changes: SessionChangesRepository) {
+export function createSessionsRepository(db: Database, changes: SessionChangesRepository, challenges: MfaChallengesRepository) {
   const { knex, writer } = db;
   const table = (trx?: Knex.Transaction) => (trx ?? knex)<SessionRow>('sessions');
   const oneSession = (id: string): SessionChange => ({ session_id: id, realm: null, principal_id: null });
@@ -119,6 +120,16 @@ export function createSessionsRepository(db: Database, changes: SessionChangesRe
         last_seen_at: knex.raw('CASE WHEN last_seen_at < ? THEN ? ELSE last_seen_at END', [param('now'), param('now')]),
       }),
   );
+  /**
+   * The sessions an admin opened as others (impersonation): they end with
+   * the admin's own, and when it loses the right to open them. Ended for
+   * good: giving the right back does not revive them.
+   */
+  const revokeImpersonationsBy = (adminId: number, now: number, reason: string, trx: Knex.Transaction): Promise<number> =>
+    // The feed row for the admin evicts, on every replica, the sessions it impersonates too.
+    changes.recording(trx, allOf('admin', adminId), (t) =>
+      table(t).where({ impersonated_by: adminId }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason }),
+    );
   return {
     async insert(row: NewSession, trx?: Transaction): Promise<void> {
       await writer.within(trx, (ex) => ex.run(insertSession, row));
@@ -195,26 +206,39 @@ export function createSessionsRepository(db: Database, changes: SessionChangesRe
       await changes.recording(trx, oneSession(id), (t) => table(t).where({ id }).update({ restricted: false }));
     },
 
-    /** The principal is gone: its sessions go with it. */
-    async deleteAllOf(realm: string, principalId: number, trx?: Knex.Transaction): Promise<number> {
-      return changes.recording(trx, allOf(realm, principalId), (t) => table(t).where({ realm, principal_id: principalId }).delete());
-    },
-
-    /** The sessions an admin opened as others (impersonation): they end with the admin's own. */
-    async revokeImpersonationsBy(adminId: number, now: number, reason: string, trx?: Knex.Transaction): Promise<number> {
-      // The feed row for the admin evicts, on every replica, the sessions it impersonates too.
-      return changes.recording(trx, allOf('admin', adminId), (t) =>
-        table(t).where({ impersonated_by: adminId }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason }),
-      );
-    },
-
-    async revokeAllOf(realm: string, principalId: number, now: number, reason: string, exceptId?: string, trx?: Knex.Transaction): Promise<number> {
-      return changes.recording(trx, allOf(realm, principalId), (t) => {
+    /**
+     * Ends every session of a principal (but `exceptId`, the caller's own,
+     * where the event keeps it): a password set or changed, a block, a
+     * logout everywhere. The one way to do it, so that nothing ending a
+     * principal's sessions forgets the rest of what it opened:
+     *
+     * - its pending 2FA challenges (mfa tokens waiting for Session/verify_otp)
+     *   are voided first, so that the password or block that ended the
+     *   sessions cannot be outlived by a code phished later (a verify_otp
+     *   racing this either finds its token gone, or committed its session
+     *   before the token was deleted, and that session is then revoked here);
+     * - for an admin, the sessions it opened as others (impersonation).
+     *
+     * Runs in the event's transaction. Returns the sessions ended.
+     */
+    async revokeAllOf(realm: string, principalId: number, now: number, reason: string, exceptId: string | undefined, trx: Knex.Transaction): Promise<number> {
+      await challenges.removeFor(realm, principalId, trx);
+      const own = await changes.recording(trx, allOf(realm, principalId), (t) => {
         const q = table(t).where({ realm, principal_id: principalId }).whereNull('revoked_at');
         if (exceptId) q.andWhereNot({ id: exceptId });
         return q.update({ revoked_at: now, revoke_reason: reason });
       });
+      return realm === 'admin' ? own + (await revokeImpersonationsBy(principalId, now, reason, trx)) : own;
     },
+
+    /** The principal is gone: its sessions go with it, as revokeAllOf ends them (the rows are deleted, not kept revoked). */
+    async deleteAllOf(realm: string, principalId: number, now: number, trx: Knex.Transaction): Promise<number> {
+      await challenges.removeFor(realm, principalId, trx);
+      const own = await changes.recording(trx, allOf(realm, principalId), (t) => table(t).where({ realm, principal_id: principalId }).delete());
+      return realm === 'admin' ? own + (await revokeImpersonationsBy(principalId, now, 'deleted', trx)) : own;
+    },
+
+    revokeImpersonationsBy,
   };
 }
 
