@@ -103,13 +103,7 @@ export function createLoginGuardsRepository({ knex, writer }: Database) {
   const forgive = compile(table().where(which).update(forgiveAll));
   return {
     /** Reserves one attempt, or says why not (see ClaimRefusal). */
-    async claim(
-      scope: GuardScope,
-      key: string,
-      threshold: number,
-      now: number,
-      trx?: Transaction,
-    ): Promise<{ ok: true } | ({ ok: false } & ClaimRefusal)> {
+    async claim(scope: GuardScope, key: string, threshold: number, now: number, trx?: Transaction): Promise<{ ok: true } | ({ ok: false } & ClaimRefusal)> {
       return writer.within(trx, async (ex) => {
         await ex.run(ensure, { scope, key, now });
         if ((await ex.run(take, { scope, key, threshold, now, staleBefore: now - STALE_CLAIM_MS })) === 1) return { ok: true };

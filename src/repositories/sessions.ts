@@ -25,9 +25,28 @@ export interface SessionRow {
   revoke_reason: string | null;
 }
 
-/** Not revoked, not past its absolute end, not idle for `idleTtl` or longer. */
+/**
+ * How far `last_seen_at` may lag a session's last use: a call writes it only
+ * when it is at least this old, since writing it on every call would turn
+ * reads into writes. A quarter of the idle TTL, at most 5 s.
+ */
+export function touchInterval(idleTtl: number): number {
+  return Math.min(5_000, Math.floor(idleTtl / 4));
+}
+
+/**
+ * A session whose `last_seen_at` is at or before this is idle. Every use at
+ * `u` leaves `last_seen_at > u - touchInterval` (it is written, or it is
+ * younger than the interval), so a session used within `idleTtl` is never
+ * idle, and one unused for `idleTtl + touchInterval` always is.
+ */
+export function idleBefore(now: number, idleTtl: number): number {
+  return now - idleTtl - touchInterval(idleTtl);
+}
+
+/** Not revoked, not past its absolute end, not idle (see idleBefore). */
 export function isLiveSession(row: Pick<SessionRow, 'revoked_at' | 'expires_at' | 'last_seen_at'>, now: number, idleTtl: number): boolean {
-  return row.revoked_at === null && row.expires_at > now && row.last_seen_at + idleTtl > now;
+  return row.revoked_at === null && row.expires_at > now && row.last_seen_at > idleBefore(now, idleTtl);
 }
 
 /**
@@ -172,12 +191,12 @@ export function createSessionsRepository(db: Database, changes: SessionChangesRe
       return (await writer.within(trx, (ex) => ex.run(rotate, { id, oldHash, newHash, now }))) === 1;
     },
 
-    /** A principal's live sessions (not revoked, not past `expires_at`, seen after `idleSince`), newest first. */
+    /** A principal's live sessions, as isLiveSession says (`idleTtl`: SESSION_IDLE_TTL), newest first. */
     async listLive(
       realm: string,
       principalId: number,
       now: number,
-      idleSince: number,
+      idleTtl: number,
       page: { limit: number; offset: number },
       trx?: Knex.Transaction,
     ): Promise<{ rows: SessionRow[]; total: number }> {
@@ -185,7 +204,7 @@ export function createSessionsRepository(db: Database, changes: SessionChangesRe
         .where({ realm, principal_id: principalId })
         .whereNull('revoked_at')
         .andWhere('expires_at', '>', now)
-        .andWhere('last_seen_at', '>', idleSince);
+        .andWhere('last_seen_at', '>', idleBefore(now, idleTtl));
       const total = await countRows(base.clone());
       const rows = await base
         .clone()

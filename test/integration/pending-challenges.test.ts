@@ -59,7 +59,10 @@ describeEachDatabase('pending 2FA challenges end with the sessions', (get) => {
   }
 
   const events: Array<[string, (t: TestApp, v: Victim) => Promise<unknown>]> = [
-    ['the owner changes the password', (t, v) => call(t.app, 'Session/change_password', { old_password: v.password, new_password: 'Owner-new-pass1' }, v.token)],
+    [
+      'the owner changes the password',
+      (t, v) => call(t.app, 'Session/change_password', { old_password: v.password, new_password: 'Owner-new-pass1' }, v.token),
+    ],
     ['an admin sets a password', (t, v) => call(t.app, 'Vendor/update_vendor', { i_vendor: v.id, password: 'Admin-set-pass1' }, root)],
     [
       'an admin blocks the principal, then unblocks it',
@@ -112,7 +115,12 @@ describeEachDatabase('pending 2FA challenges end with the sessions', (get) => {
   test('a password change that commits while a login checks the old password voids what that login opens', async () => {
     const t = get();
     const v = await victim(t, 'victim-race');
-    const plain = await call<{ i_vendor: number }>(t.app, 'Vendor/add_vendor', { login: 'plain-race', password: 'Plain-pass1', two_factor_auth: 'disabled' }, root);
+    const plain = await call<{ i_vendor: number }>(
+      t.app,
+      'Vendor/add_vendor',
+      { login: 'plain-race', password: 'Plain-pass1', two_factor_auth: 'disabled' },
+      root,
+    );
     await firstLogin(t.app, 'vendor', 'plain-race', 'Plain-pass1');
     const verify = t.app.passwords.verify;
     for (const [login, password, id] of [
