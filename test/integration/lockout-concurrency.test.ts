@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Secret, TOTP } from 'otpauth';
-import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { buildTestApp, wrappingPasswordChecks, type TestApp } from '../helpers/app.js';
 import { databaseTargets } from '../helpers/databases.js';
 import { call, loginRoot, rest, type RestAnswer } from '../helpers/rpc.js';
 
@@ -61,19 +61,16 @@ for (const target of databaseTargets()) {
     test('50 parallel wrong guesses: at most LOCKOUT_THRESHOLD are evaluated, and the login locks', async () => {
       const password = await representative('stormed-slow');
       let evaluated = 0;
-      const original = t.app.passwords.verify;
-      t.app.passwords.verify = async (p, h) => {
+      const counting: Parameters<typeof wrappingPasswordChecks>[1] = (verify) => (p, h) => {
         evaluated++;
-        return original(p, h);
+        return verify(p, h);
       };
-      try {
-        const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => loginAs('stormed-slow', `Wrong-${i}-x`)));
-        assert.ok(evaluated <= t.config.LOCKOUT_THRESHOLD, `${evaluated} evaluated`);
-        assert.equal(answers.filter((a) => a.body.faultcode === 'Server.Session.auth_failed').length, evaluated);
-        assert.equal(answers.filter((a) => a.body.faultcode === 'Server.Session.cannot_login_brute_force_activity').length, 50 - evaluated);
-      } finally {
-        t.app.passwords.verify = original;
-      }
+      const answers = await wrappingPasswordChecks(t.app, counting, () =>
+        Promise.all(Array.from({ length: 50 }, (_, i) => loginAs('stormed-slow', `Wrong-${i}-x`))),
+      );
+      assert.ok(evaluated <= t.config.LOCKOUT_THRESHOLD, `${evaluated} evaluated`);
+      assert.equal(answers.filter((a) => a.body.faultcode === 'Server.Session.auth_failed').length, evaluated);
+      assert.equal(answers.filter((a) => a.body.faultcode === 'Server.Session.cannot_login_brute_force_activity').length, 50 - evaluated);
       assert.equal((await loginAs('stormed-slow', password)).body.faultcode, 'Server.Session.cannot_login_brute_force_activity', 'locked');
     });
   });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { Secret, TOTP } from 'otpauth';
-import { describeEachDatabase, type TestApp } from '../helpers/app.js';
+import { describeEachDatabase, wrappingPasswordChecks, type TestApp } from '../helpers/app.js';
 import { call, firstLogin, loginRoot, rest } from '../helpers/rpc.js';
 
 /**
@@ -122,26 +122,20 @@ describeEachDatabase('pending 2FA challenges end with the sessions', (get) => {
       root,
     );
     await firstLogin(t.app, 'vendor', 'plain-race', 'Plain-pass1');
-    const verify = t.app.passwords.verify;
     for (const [login, password, id] of [
       [v.login, v.password, v.id],
       ['plain-race', 'Plain-pass1Z', plain.i_vendor],
     ] as const) {
       // The owner's new password commits after the attacker's bcrypt check passed, before the login goes on.
-      t.app.passwords.verify = async (p, h) => {
+      const racing: Parameters<typeof wrappingPasswordChecks>[1] = (verify) => async (p, h) => {
         const ok = await verify(p, h);
-        t.app.passwords.verify = verify;
         await call(t.app, 'Vendor/update_vendor', { i_vendor: id, password: `${password}-next` }, root);
         return ok;
       };
       const since = t.clock.now();
-      try {
-        const answer = await rest(t.app, 'Session/login', { login, password, realm: 'vendor' });
-        assert.equal(answer.status, 401, JSON.stringify(answer.body));
-        assert.equal(answer.body.faultcode, 'Server.Session.auth_failed');
-      } finally {
-        t.app.passwords.verify = verify;
-      }
+      const answer = await wrappingPasswordChecks(t.app, racing, () => rest(t.app, 'Session/login', { login, password, realm: 'vendor' }));
+      assert.equal(answer.status, 401, JSON.stringify(answer.body));
+      assert.equal(answer.body.faultcode, 'Server.Session.auth_failed');
       const live = await t.app.db.knex('sessions').where({ realm: 'vendor', principal_id: id }).andWhere('created_at', '>=', since).whereNull('revoked_at');
       assert.deepEqual(live, [], 'no live session');
       const pending = await t.app.db.knex('mfa_challenges').where({ realm: 'vendor', principal_id: id }).whereNull('consumed_at');
