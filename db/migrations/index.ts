@@ -6,6 +6,8 @@ import * as m004 from './004_two_factor_login.js';
 import * as m005 from './005_notifications.js';
 import * as m006 from './006_session_changes.js';
 import * as m007 from './007_login_normalization.js';
+import * as m008 from './008_login_guard_in_flight.js';
+import * as m009 from './009_sessions_by_impersonator.js';
 
 /**
  * The ordered migration set. Listing modules (instead of letting knex scan a
@@ -20,6 +22,8 @@ const migrations: Record<string, Knex.Migration> = {
   '005_notifications': m005,
   '006_session_changes': m006,
   '007_login_normalization': m007,
+  '008_login_guard_in_flight': m008,
+  '009_sessions_by_impersonator': m009,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

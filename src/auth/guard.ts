@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { lockDuration, retryAfterSeconds } from '../domain/lockout.js';
 import type { GuardRow, GuardScope } from '../repositories/login-guards.js';
@@ -33,6 +34,47 @@ function bruteForce(row: GuardRow | undefined, now: number, fallbackMs: number):
 }
 
 /**
+ * Every free slot of a counter is held by attempts still being evaluated
+ * (none of them a failure yet): thrown by `claimAttempt` so that the caller's
+ * transaction rolls back whole, and `waitingForSlots` tries again.
+ */
+export class SlotsInFlight extends Error {
+  constructor() {
+    super('every brute-force slot is held by attempts in flight');
+  }
+}
+
+/**
+ * How long an attempt waits for attempts in flight to resolve before it is
+ * refused. Each of them is one bcrypt check or one code check, so slots
+ * free up within a fraction of that even for a crowd behind one IP.
+ */
+const SLOT_WAIT_MS = 10_000;
+const SLOT_POLL_FIRST_MS = 10;
+const SLOT_POLL_MAX_MS = 200;
+
+/**
+ * Runs `claim` (a transaction that claims an attempt) until it is not
+ * refused for attempts in flight: a right password or code is never refused
+ * because others were being checked beside it, only because of failures.
+ * Waits outside any transaction, with jittered backoff; real time, not the
+ * service clock, since it bounds how long a caller hangs. Past SLOT_WAIT_MS
+ * it refuses as a lock would, for a second.
+ */
+export async function waitingForSlots<T>(claim: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + SLOT_WAIT_MS;
+  for (let pause = SLOT_POLL_FIRST_MS; ; pause = Math.min(pause * 2, SLOT_POLL_MAX_MS)) {
+    try {
+      return await claim();
+    } catch (err) {
+      if (!(err instanceof SlotsInFlight)) throw err;
+      if (Date.now() >= deadline) throw new Fault('Server.Session.cannot_login_brute_force_activity', undefined, { retry_after: 1 });
+    }
+    await sleep(pause / 2 + Math.random() * pause);
+  }
+}
+
+/**
  * Brute-force protection for one login attempt (NIST SP 800-63B 5.2.2):
  * a per-IP rate window, then a claimed slot in the per-IP and per-login
  * failure counters. A locked login is refused before its password is
@@ -40,7 +82,7 @@ function bruteForce(row: GuardRow | undefined, now: number, fallbackMs: number):
  * counted and locked the same way, so the answers reveal nothing.
  */
 export async function guardAttempt(ctx: CallContext, realm: string, loginKey: string): Promise<Attempt> {
-  const claimed = await ctx.app.db.writer.transaction((ex) => claimAttempt(ctx, realm, loginKey, ex));
+  const claimed = await waitingForSlots(() => ctx.app.db.writer.transaction((ex) => claimAttempt(ctx, realm, loginKey, ex)));
   if (claimed instanceof Fault) throw claimed;
   return claimed;
 }
@@ -48,7 +90,8 @@ export async function guardAttempt(ctx: CallContext, realm: string, loginKey: st
 /**
  * `guardAttempt` inside the caller's transaction. A refusal is returned, not
  * thrown, so that the caller commits the hit and the given-back slots before
- * throwing it.
+ * throwing it. Slots held only by attempts in flight throw SlotsInFlight
+ * instead: run the caller's transaction under `waitingForSlots`.
  */
 export async function claimAttempt(ctx: CallContext, realm: string, loginKey: string, trx: Transaction): Promise<Attempt | Fault> {
   const { app } = ctx;
@@ -70,6 +113,8 @@ export async function claimAttempt(ctx: CallContext, realm: string, loginKey: st
   for (const [scope, key, threshold] of scopes) {
     const claim = await guards.claim(scope, key, threshold, now, trx);
     if (!claim.ok) {
+      // Rolls back the hit and the slots claimed so far: the retry counts them again.
+      if (!claim.locked) throw new SlotsInFlight();
       // Give back what this attempt already claimed: it was never evaluated.
       for (const [s, k] of claimed) await guards.release(s, k, now, trx);
       return bruteForce(claim.row, now, config.LOCKOUT_DURATION);
@@ -103,7 +148,7 @@ export async function claimAttempt(ctx: CallContext, realm: string, loginKey: st
     },
     async succeeded(trx) {
       settled = true;
-      await forEachClaimed(trx, (scope, key, _threshold, t) => guards.reset(scope, key, app.clock.now(), t));
+      await forEachClaimed(trx, (scope, key, _threshold, t) => guards.succeeded(scope, key, app.clock.now(), t));
     },
     async abandon() {
       if (settled) return;
@@ -115,5 +160,5 @@ export async function claimAttempt(ctx: CallContext, realm: string, loginKey: st
 
 /** Forgets the failures of a login (an admin reset its 2FA key or password). */
 export async function clearLoginGuard(app: FastifyInstance, realm: string, loginKey: string): Promise<void> {
-  await app.repos.loginGuards.reset('login', `${realm}:${loginKey}`, app.clock.now());
+  await app.repos.loginGuards.forgive('login', `${realm}:${loginKey}`, app.clock.now());
 }

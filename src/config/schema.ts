@@ -104,7 +104,12 @@ export const configSchema = {
     },
     ACCESS_TOKEN_TTL: { type: 'string', format: 'duration', default: '15m', description: 'Lifetime of an access token.' },
     SESSION_TTL: { type: 'string', format: 'duration', default: '12h', description: 'Absolute lifetime of a session.' },
-    SESSION_IDLE_TTL: { type: 'string', format: 'duration', default: '30m', description: 'A session unused for this long ends.' },
+    SESSION_IDLE_TTL: {
+      type: 'string',
+      format: 'duration',
+      default: '30m',
+      description: 'A session unused for this long ends (within a quarter of it more, at most 5 s); one used within it never does.',
+    },
     SESSION_CACHE_SIZE: {
       type: 'integer',
       minimum: 0,

@@ -48,14 +48,15 @@ export default fp(
     if (applied.length > 0) app.log.info({ migrations: applied }, 'database migrated');
     app.decorate('db', db);
     const sessionChanges = createSessionChangesRepository(db.knex, db.reads);
+    const mfaChallenges = createMfaChallengesRepository(db);
     app.decorate('repos', {
       entities: Object.fromEntries(ENTITIES.map((d) => [d.name, createEntityRepository(db, sessionChanges, d)])) as Record<EntityName, EntityRepository>,
-      sessions: createSessionsRepository(db, sessionChanges),
+      sessions: createSessionsRepository(db, sessionChanges, mfaChallenges),
       sessionChanges,
       audit: createAuditRepository(db),
       twoFactorKeys: createTwoFactorKeysRepository(db),
       recoveryCodes: createRecoveryCodesRepository(db.knex),
-      mfaChallenges: createMfaChallengesRepository(db),
+      mfaChallenges,
       loginGuards: createLoginGuardsRepository(db),
       rateWindows: createRateWindowsRepository(db),
       notifications: createNotificationsRepository(db.knex),

@@ -6,7 +6,7 @@ import fp from 'fastify-plugin';
 import type { Permission } from '../domain/permissions.js';
 import { entityOfRealm } from '../entities/descriptors.js';
 import { Fault } from '../rpc/faults.js';
-import { isLiveSession, type SessionForRotation, type SessionRow, type SessionWithPrincipal } from '../repositories/sessions.js';
+import { isLiveSession, touchInterval, type SessionForRotation, type SessionRow, type SessionWithPrincipal } from '../repositories/sessions.js';
 import { SESSION_CHANGE_PAGE } from '../repositories/session-changes.js';
 import { SessionCache } from '../auth/session-cache.js';
 import type { Transaction } from '../repositories/writer.js';
@@ -79,9 +79,6 @@ const REFRESH_TOKEN = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
 /** Enough for every session active within an access token's lifetime on a busy replica. */
 const VERIFIED_TOKEN_CACHE_SIZE = 10_000;
 
-/** Writing `last_seen_at` on every call would turn reads into writes; a few seconds of slack is plenty for an idle timeout of minutes. */
-const TOUCH_GRANULARITY_MS = 5_000;
-
 /**
  * Sessions are rows; the access token (a short-lived JWT) only names its row
  * (`sid`) and is checked against it on every call, so logout and revocation
@@ -126,6 +123,8 @@ export default fp(
 
     const isLive = (row: Pick<SessionRow, 'revoked_at' | 'expires_at' | 'last_seen_at'>, now: number): boolean =>
       isLiveSession(row, now, app.config.SESSION_IDLE_TTL);
+    // `last_seen_at` is written at most this often; isLive allows for its lag (see idleBefore).
+    const touchEvery = touchInterval(app.config.SESSION_IDLE_TTL);
 
     /**
      * The one place access tokens are signed: a short-lived JWT naming the
@@ -266,7 +265,8 @@ export default fp(
           if (row.imp_blocked === null || Boolean(row.imp_blocked) || !admin.includes('sessions.impersonate')) throw ended();
         }
         const principal = { permissions: row.p_permissions ? (JSON.parse(row.p_permissions) as Permission[]) : [] };
-        if (now - row.last_seen_at >= TOUCH_GRANULARITY_MS) {
+        // The cached row's stamp is never ahead of the database's, so this writes at least as often as needed.
+        if (now - row.last_seen_at >= touchEvery) {
           await app.repos.sessions.touch(row.id, now);
           cache.touched(row.id, now);
         }

@@ -4,51 +4,84 @@ import type { Transaction } from './writer.js';
 
 export type GuardScope = 'login' | 'ip';
 
+/** No attempt takes this long: claims older than this, with nothing changed since, were made by calls that died. */
 const STALE_CLAIM_MS = 60_000;
 
 export interface GuardRow {
   scope: GuardScope;
   guard_key: string;
+  /** Consecutive failures since the last success or lock. */
   failures: number;
+  /** Attempts claimed and still being evaluated. */
+  in_flight: number;
   lock_count: number;
   locked_until: number | null;
   updated_at: number;
 }
 
+/** Why a claim was refused: the key is locked, or every free slot is held by attempts still being evaluated. */
+export type ClaimRefusal = { locked: true; row: GuardRow } | { locked: false; row: GuardRow | undefined };
+
 /**
  * Consecutive-failure counters with locks, in the database so every replica
- * sees the same counts. An attempt claims a slot *before* its password or
- * code is checked (atomic UPDATE with the limit in its WHERE), so any number
- * of parallel attempts gets at most `threshold` evaluations.
+ * sees the same counts (NIST SP 800-63B 5.2.2: limit failed attempts).
+ *
+ * Invariant, per key, while it is not locked:
+ *
+ *     failures + in_flight <= threshold
+ *
+ * An attempt claims a slot *before* its password or code is checked (an
+ * atomic UPDATE with the invariant in its WHERE), and every claim resolves
+ * exactly once: a failure turns its slot into a failure; a success, a
+ * right password still waiting for its code, or an error gives the slot
+ * back (a success also forgives the failures). So however many attempts run
+ * in parallel, at most `threshold - failures` are evaluated at once, and a
+ * run of wrong guesses gets at most `threshold` evaluations: the failure
+ * that reaches it locks the key (and, by the invariant, nothing else is then
+ * in flight).
+ *
+ * Only failures lock. A claim refused while the key is not locked found its
+ * slots held by attempts in flight, which may all turn out right: the caller
+ * waits for them to resolve and claims again (see auth/guard.ts) rather than
+ * refuse a right password because others were being checked beside it.
  */
 export function createLoginGuardsRepository({ knex, writer }: Database) {
   const table = () => knex('login_guards');
   const which = { scope: param('scope'), guard_key: param('key') };
   const ensure = compile(
     table()
-      .insert({ ...which, failures: 0, lock_count: 0, locked_until: null, updated_at: param('now') })
+      .insert({ ...which, failures: 0, in_flight: 0, lock_count: 0, locked_until: null, updated_at: param('now') })
       .onConflict(['scope', 'guard_key'])
       .ignore(),
   );
+  // Claims older than a minute with nothing resolved since belong to calls that died (a replica crashed mid-attempt).
+  const liveInFlight = knex.raw('CASE WHEN updated_at <= ? THEN 0 ELSE in_flight END', [param('staleBefore')]);
+  // Failures beyond the threshold (it was lowered since) count as one short of it: the next failure locks.
+  const countedFailures = knex.raw('CASE WHEN failures < ? THEN failures ELSE ? - 1 END', [param('threshold'), param('threshold')]);
   const take = compile(
     table()
       .where(which)
-      .andWhere((q) =>
-        q
-          .where((open) => open.whereNull('locked_until').andWhere('failures', '<', param('threshold')))
-          .orWhere('locked_until', '<=', param('now'))
-          // All slots taken but nothing locked for a minute: claims whose calls died (a replica
-          // crashed mid-attempt). An attempt never takes that long, so start over.
-          .orWhere((stale) => stale.whereNull('locked_until').andWhere('updated_at', '<=', param('staleBefore'))),
-      )
-      // An expired lock (or stale claims) starts a fresh count at this attempt.
+      .andWhere((q) => q.whereNull('locked_until').orWhere('locked_until', '<=', param('now')))
+      .andWhere(knex.raw('? + ? < ?', [countedFailures, liveInFlight, param('threshold')]))
+      // MySQL assigns left to right: in_flight first, while updated_at is still the old one.
       .update({
-        failures: knex.raw('CASE WHEN locked_until IS NULL AND failures < ? THEN failures + 1 ELSE 1 END', [param('threshold')]),
+        in_flight: knex.raw('? + 1', [liveInFlight]),
+        // An expired lock ends here (its failures were cleared when it was set).
         locked_until: null,
         updated_at: param('now'),
       }),
   );
   const read = compile(table().where(which).first());
+  const giveBack = knex.raw('CASE WHEN in_flight > 0 THEN in_flight - 1 ELSE 0 END');
+  const fail = compile(
+    table()
+      .where(which)
+      .update({
+        failures: knex.raw('CASE WHEN locked_until IS NULL THEN failures + 1 ELSE failures END'),
+        in_flight: giveBack,
+        updated_at: param('now'),
+      }),
+  );
   const lock = compile(
     table()
       .where({ ...which, lock_count: param('lockCount') })
@@ -59,31 +92,28 @@ export function createLoginGuardsRepository({ knex, writer }: Database) {
   const release = compile(
     table()
       .where(which)
-      .andWhere('failures', '>', 0)
-      .update({ failures: knex.raw('failures - 1'), updated_at: param('now') }),
+      .update({ in_flight: giveBack, updated_at: param('now') }),
   );
-  const reset = compile(
+  const forgiveAll = { failures: 0, lock_count: 0, locked_until: null, updated_at: param('now') };
+  const succeed = compile(
     table()
       .where(which)
-      .update({ failures: 0, lock_count: 0, locked_until: null, updated_at: param('now') }),
+      .update({ in_flight: giveBack, ...forgiveAll }),
   );
+  const forgive = compile(table().where(which).update(forgiveAll));
   return {
-    /** Reserves one attempt; returns the row when refused (locked, or all slots taken). */
-    async claim(
-      scope: GuardScope,
-      key: string,
-      threshold: number,
-      now: number,
-      trx?: Transaction,
-    ): Promise<{ ok: true } | { ok: false; row: GuardRow | undefined }> {
+    /** Reserves one attempt, or says why not (see ClaimRefusal). */
+    async claim(scope: GuardScope, key: string, threshold: number, now: number, trx?: Transaction): Promise<{ ok: true } | ({ ok: false } & ClaimRefusal)> {
       return writer.within(trx, async (ex) => {
         await ex.run(ensure, { scope, key, now });
         if ((await ex.run(take, { scope, key, threshold, now, staleBefore: now - STALE_CLAIM_MS })) === 1) return { ok: true };
-        return { ok: false, row: await ex.first<GuardRow>(read, { scope, key }) };
+        const row = await ex.first<GuardRow>(read, { scope, key });
+        const locked = row?.locked_until != null && Number(row.locked_until) > now;
+        return locked ? { ok: false, locked: true, row } : { ok: false, locked: false, row };
       });
     },
 
-    /** The attempt failed: its claimed slot stays counted; the last slot locks. Returns the lock end when this call locked. */
+    /** The attempt failed: its slot becomes a failure; the one that reaches the threshold locks. Returns the lock end when this call locked. */
     async failed(
       scope: GuardScope,
       key: string,
@@ -93,6 +123,8 @@ export function createLoginGuardsRepository({ knex, writer }: Database) {
       trx?: Transaction,
     ): Promise<number | undefined> {
       return writer.within(trx, async (ex) => {
+        await ex.run(fail, { scope, key, now });
+        // Read after this transaction's own write to the row: current on both engines (InnoDB holds its lock).
         const row = await ex.first<GuardRow>(read, { scope, key });
         if (!row || row.failures < threshold || row.locked_until !== null) return undefined;
         const until = now + lockMs(row.lock_count + 1);
@@ -101,14 +133,19 @@ export function createLoginGuardsRepository({ knex, writer }: Database) {
       });
     },
 
-    /** The password was right but another factor is pending: give the slot back without forgiving earlier failures. */
+    /** The attempt ends without a verdict on it (a right password whose code is still to come, or an error): its slot is given back. */
     async release(scope: GuardScope, key: string, now: number, trx?: Transaction): Promise<void> {
       await writer.within(trx, (ex) => ex.run(release, { scope, key, now }));
     },
 
-    /** A full success forgives everything. */
-    async reset(scope: GuardScope, key: string, now: number, trx?: Transaction): Promise<void> {
-      await writer.within(trx, (ex) => ex.run(reset, { scope, key, now }));
+    /** A full success gives its slot back and forgives every failure and lock. */
+    async succeeded(scope: GuardScope, key: string, now: number, trx?: Transaction): Promise<void> {
+      await writer.within(trx, (ex) => ex.run(succeed, { scope, key, now }));
+    },
+
+    /** Forgives every failure and lock, outside any attempt (an operator's decision). */
+    async forgive(scope: GuardScope, key: string, now: number, trx?: Transaction): Promise<void> {
+      await writer.within(trx, (ex) => ex.run(forgive, { scope, key, now }));
     },
   };
 }

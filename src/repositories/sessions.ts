@@ -4,6 +4,7 @@ import { pointQuery, pointQueryOf } from './point-reader.js';
 import { compile, param } from './statements.js';
 import type { Transaction } from './writer.js';
 import type { SessionChange, SessionChangesRepository } from './session-changes.js';
+import type { MfaChallengesRepository } from './mfa-challenges.js';
 
 export interface SessionRow {
   id: string;
@@ -24,9 +25,28 @@ export interface SessionRow {
   revoke_reason: string | null;
 }
 
-/** Not revoked, not past its absolute end, not idle for `idleTtl` or longer. */
+/**
+ * How far `last_seen_at` may lag a session's last use: a call writes it only
+ * when it is at least this old, since writing it on every call would turn
+ * reads into writes. A quarter of the idle TTL, at most 5 s.
+ */
+export function touchInterval(idleTtl: number): number {
+  return Math.min(5_000, Math.floor(idleTtl / 4));
+}
+
+/**
+ * A session whose `last_seen_at` is at or before this is idle. Every use at
+ * `u` leaves `last_seen_at > u - touchInterval` (it is written, or it is
+ * younger than the interval), so a session used within `idleTtl` is never
+ * idle, and one unused for `idleTtl + touchInterval` always is.
+ */
+export function idleBefore(now: number, idleTtl: number): number {
+  return now - idleTtl - touchInterval(idleTtl);
+}
+
+/** Not revoked, not past its absolute end, not idle (see idleBefore). */
 export function isLiveSession(row: Pick<SessionRow, 'revoked_at' | 'expires_at' | 'last_seen_at'>, now: number, idleTtl: number): boolean {
-  return row.revoked_at === null && row.expires_at > now && row.last_seen_at + idleTtl > now;
+  return row.revoked_at === null && row.expires_at > now && row.last_seen_at > idleBefore(now, idleTtl);
 }
 
 /**
@@ -69,7 +89,7 @@ const NEW_SESSION_COLUMNS = [
   'expires_at',
 ] as const satisfies ReadonlyArray<keyof NewSession>;
 
-export function createSessionsRepository(db: Database, changes: SessionChangesRepository) {
+export function createSessionsRepository(db: Database, changes: SessionChangesRepository, challenges: MfaChallengesRepository) {
   const { knex, writer } = db;
   const table = (trx?: Knex.Transaction) => (trx ?? knex)<SessionRow>('sessions');
   const oneSession = (id: string): SessionChange => ({ session_id: id, realm: null, principal_id: null });
@@ -119,6 +139,16 @@ export function createSessionsRepository(db: Database, changes: SessionChangesRe
         last_seen_at: knex.raw('CASE WHEN last_seen_at < ? THEN ? ELSE last_seen_at END', [param('now'), param('now')]),
       }),
   );
+  /**
+   * The sessions an admin opened as others (impersonation): they end with
+   * the admin's own, and when it loses the right to open them. Ended for
+   * good: giving the right back does not revive them.
+   */
+  const revokeImpersonationsBy = (adminId: number, now: number, reason: string, trx: Knex.Transaction): Promise<number> =>
+    // The feed row for the admin evicts, on every replica, the sessions it impersonates too.
+    changes.recording(trx, allOf('admin', adminId), (t) =>
+      table(t).where({ impersonated_by: adminId }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason }),
+    );
   return {
     async insert(row: NewSession, trx?: Transaction): Promise<void> {
       await writer.within(trx, (ex) => ex.run(insertSession, row));
@@ -161,12 +191,12 @@ export function createSessionsRepository(db: Database, changes: SessionChangesRe
       return (await writer.within(trx, (ex) => ex.run(rotate, { id, oldHash, newHash, now }))) === 1;
     },
 
-    /** A principal's live sessions (not revoked, not past `expires_at`, seen after `idleSince`), newest first. */
+    /** A principal's live sessions, as isLiveSession says (`idleTtl`: SESSION_IDLE_TTL), newest first. */
     async listLive(
       realm: string,
       principalId: number,
       now: number,
-      idleSince: number,
+      idleTtl: number,
       page: { limit: number; offset: number },
       trx?: Knex.Transaction,
     ): Promise<{ rows: SessionRow[]; total: number }> {
@@ -174,7 +204,7 @@ export function createSessionsRepository(db: Database, changes: SessionChangesRe
         .where({ realm, principal_id: principalId })
         .whereNull('revoked_at')
         .andWhere('expires_at', '>', now)
-        .andWhere('last_seen_at', '>', idleSince);
+        .andWhere('last_seen_at', '>', idleBefore(now, idleTtl));
       const total = await countRows(base.clone());
       const rows = await base
         .clone()
@@ -195,26 +225,39 @@ export function createSessionsRepository(db: Database, changes: SessionChangesRe
       await changes.recording(trx, oneSession(id), (t) => table(t).where({ id }).update({ restricted: false }));
     },
 
-    /** The principal is gone: its sessions go with it. */
-    async deleteAllOf(realm: string, principalId: number, trx?: Knex.Transaction): Promise<number> {
-      return changes.recording(trx, allOf(realm, principalId), (t) => table(t).where({ realm, principal_id: principalId }).delete());
-    },
-
-    /** The sessions an admin opened as others (impersonation): they end with the admin's own. */
-    async revokeImpersonationsBy(adminId: number, now: number, reason: string, trx?: Knex.Transaction): Promise<number> {
-      // The feed row for the admin evicts, on every replica, the sessions it impersonates too.
-      return changes.recording(trx, allOf('admin', adminId), (t) =>
-        table(t).where({ impersonated_by: adminId }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason }),
-      );
-    },
-
-    async revokeAllOf(realm: string, principalId: number, now: number, reason: string, exceptId?: string, trx?: Knex.Transaction): Promise<number> {
-      return changes.recording(trx, allOf(realm, principalId), (t) => {
+    /**
+     * Ends every session of a principal (but `exceptId`, the caller's own,
+     * where the event keeps it): a password set or changed, a block, a
+     * logout everywhere. The one way to do it, so that nothing ending a
+     * principal's sessions forgets the rest of what it opened:
+     *
+     * - its pending 2FA challenges (mfa tokens waiting for Session/verify_otp)
+     *   are voided first, so that the password or block that ended the
+     *   sessions cannot be outlived by a code phished later (a verify_otp
+     *   racing this either finds its token gone, or committed its session
+     *   before the token was deleted, and that session is then revoked here);
+     * - for an admin, the sessions it opened as others (impersonation).
+     *
+     * Runs in the event's transaction. Returns the sessions ended.
+     */
+    async revokeAllOf(realm: string, principalId: number, now: number, reason: string, exceptId: string | undefined, trx: Knex.Transaction): Promise<number> {
+      await challenges.removeFor(realm, principalId, trx);
+      const own = await changes.recording(trx, allOf(realm, principalId), (t) => {
         const q = table(t).where({ realm, principal_id: principalId }).whereNull('revoked_at');
         if (exceptId) q.andWhereNot({ id: exceptId });
         return q.update({ revoked_at: now, revoke_reason: reason });
       });
+      return realm === 'admin' ? own + (await revokeImpersonationsBy(principalId, now, reason, trx)) : own;
     },
+
+    /** The principal is gone: its sessions go with it, as revokeAllOf ends them (the rows are deleted, not kept revoked). */
+    async deleteAllOf(realm: string, principalId: number, now: number, trx: Knex.Transaction): Promise<number> {
+      await challenges.removeFor(realm, principalId, trx);
+      const own = await changes.recording(trx, allOf(realm, principalId), (t) => table(t).where({ realm, principal_id: principalId }).delete());
+      return realm === 'admin' ? own + (await revokeImpersonationsBy(principalId, now, 'deleted', trx)) : own;
+    },
+
+    revokeImpersonationsBy,
   };
 }
 

@@ -90,3 +90,20 @@ export function describeEachDatabase(title: string, body: (get: () => TestApp, t
     });
   }
 }
+
+type PasswordCheck = FastifyInstance['passwords']['verify'];
+
+/**
+ * Runs `fn` while every password check of `app` goes through `wrap` (which
+ * is given the real check), then puts the real check back: how tests count
+ * the checks that were evaluated, or make something happen during one.
+ */
+export async function wrappingPasswordChecks<T>(app: FastifyInstance, wrap: (verify: PasswordCheck) => PasswordCheck, fn: () => Promise<T>): Promise<T> {
+  const verify = app.passwords.verify;
+  app.passwords.verify = wrap(verify);
+  try {
+    return await fn();
+  } finally {
+    app.passwords.verify = verify;
+  }
+}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { codeAt } from '../../src/domain/totp/totp.js';
-import { buildTestApp, describeEachDatabase, type TestApp } from '../helpers/app.js';
+import { buildTestApp, describeEachDatabase, wrappingPasswordChecks, type TestApp } from '../helpers/app.js';
 import { databaseTargets } from '../helpers/databases.js';
 import { decodeQrDataUrl } from '../helpers/qr.js';
 import { call, firstLogin, loginRoot, rest, rpc } from '../helpers/rpc.js';
@@ -240,21 +240,16 @@ describeEachDatabase('brute-force protection', (get) => {
     const t = get();
     await call(t.app, 'Representative/add_representative', { login: 'stormed', password: 'Real-pass2' }, root);
     let evaluated = 0;
-    const original = t.app.passwords.verify;
-    t.app.passwords.verify = async (p, h) => {
+    const counting: Parameters<typeof wrappingPasswordChecks>[1] = (verify) => (p, h) => {
       evaluated++;
-      return original(p, h);
+      return verify(p, h);
     };
-    try {
-      const answers = await Promise.all(
-        Array.from({ length: 50 }, (_, i) => rest(t.app, 'Session/login', { login: 'stormed', password: `Wrong-${i}-x`, realm: 'representative' })),
-      );
-      assert.ok(evaluated <= t.config.LOCKOUT_THRESHOLD, `${evaluated} evaluated`);
-      assert.equal(answers.filter((a) => a.body.faultcode === 'Server.Session.auth_failed').length, evaluated);
-      assert.equal(answers.filter((a) => a.status === 429).length, 50 - evaluated);
-    } finally {
-      t.app.passwords.verify = original;
-    }
+    const answers = await wrappingPasswordChecks(t.app, counting, () =>
+      Promise.all(Array.from({ length: 50 }, (_, i) => rest(t.app, 'Session/login', { login: 'stormed', password: `Wrong-${i}-x`, realm: 'representative' }))),
+    );
+    assert.ok(evaluated <= t.config.LOCKOUT_THRESHOLD, `${evaluated} evaluated`);
+    assert.equal(answers.filter((a) => a.body.faultcode === 'Server.Session.auth_failed').length, evaluated);
+    assert.equal(answers.filter((a) => a.status === 429).length, 50 - evaluated);
   });
 
   test('wrong codes count too: OTP guessing locks the login', async () => {

@@ -436,6 +436,32 @@ describeEachDatabase('Sessions: refresh, list, revoke, impersonate', (get, targe
     }
   });
 
+  test('an admin that loses sessions.impersonate loses the sessions it opened as others, for good', async () => {
+    const { app } = get();
+    const root = await loginRoot(app);
+    const admin = await call<{ i_user: number }>(
+      app,
+      'User/add_user',
+      { login: 'demoted-helpdesk', password: PASSWORD, permissions: ['sessions.impersonate', 'audit.read'] },
+      root,
+    );
+    const own = await firstLogin(app, 'admin', 'demoted-helpdesk', PASSWORD);
+    const imp = await call<Issued>(app, 'Session/impersonate', { realm: 'customer', id: acme }, own);
+    await call(app, 'User/update_user', { i_user: admin.i_user, permissions: ['audit.read'] }, root);
+    await expectFault(app, 'Session/ping', {}, imp.access_token, 'Server.Session.check_auth.auth_failed', 401);
+    await expectFault(app, 'Session/refresh_access_token', { refresh_token: imp.refresh_token }, undefined, 'Server.Session.refresh_token_invalid', 401);
+    // Giving the permission back revives nothing.
+    await call(app, 'User/update_user', { i_user: admin.i_user, permissions: ['sessions.impersonate', 'audit.read'] }, root);
+    await expectFault(app, 'Session/refresh_access_token', { refresh_token: imp.refresh_token }, undefined, 'Server.Session.refresh_token_invalid', 401);
+    await expectFault(app, 'Session/ping', {}, imp.access_token, 'Server.Session.check_auth.auth_failed', 401);
+    // The admin's own session is not an impersonation: it goes on, and may impersonate again.
+    assert.equal((await call(app, 'Session/ping', {}, own)).realm, 'admin');
+    const again = await call<Issued>(app, 'Session/impersonate', { realm: 'customer', id: acme }, own);
+    assert.equal((await refresh(app, again.refresh_token)).status, 200);
+    const update = (await auditEvents(app, 'user.update')).find((e) => e.entity_id === admin.i_user && e.details.sessions_revoked === 1);
+    assert.ok(update, 'the permission change is audited with the sessions it ended');
+  });
+
   test('an admin that blocks itself keeps no session, not even after it is unblocked', async () => {
     const { app } = get();
     const root = await loginRoot(app);

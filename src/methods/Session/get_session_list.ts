@@ -12,7 +12,7 @@ export default defineMethod({
   access: { kind: 'session' },
   async handler(params: Params, { app, session }) {
     const now = app.clock.now();
-    const { rows, total } = await app.repos.sessions.listLive(session.realm, session.principalId, now, now - app.config.SESSION_IDLE_TTL, page(params));
+    const { rows, total } = await app.repos.sessions.listLive(session.realm, session.principalId, now, app.config.SESSION_IDLE_TTL, page(params));
     return {
       session_list: rows.map((r) => ({
         session_id: r.id,

@@ -4,9 +4,11 @@ import { LOGIN_KEY_MAX, loginKey } from '../../domain/login.js';
 import { retryingTransaction } from '../../repositories/writer.js';
 import { requires2fa, startEnrollment } from '../../auth/two-factor.js';
 import type { Enrollment } from '../../domain/totp/enrollment.js';
-import { entityOfRealm } from '../../entities/descriptors.js';
+import { entityOfRealm, type EntityDescriptor } from '../../entities/descriptors.js';
+import type { Row } from '../../repositories/entities.js';
+import { sha256 } from '../../domain/crypto/hash.js';
 import { Fault } from '../../rpc/faults.js';
-import { defineMethod } from '../../rpc/registry.js';
+import { defineMethod, type CallContext } from '../../rpc/registry.js';
 import { actorOf } from '../shared/audit.js';
 import { notify } from '../../notifications/notify.js';
 import type { ParamsOf } from '../../rpc/generated/method-types.js';
@@ -64,20 +66,42 @@ export default defineMethod<Params, Result>({
       const needsOtp = key?.status === 'active' || (await requires2fa(app, realm, row));
       if (!needsOtp) {
         // The session, its audit row and the forgiven failures commit together.
-        return await app.db.writer.transaction(async (ex) => {
-          const login = await completeLogin(ctx, descriptor, row, ['pwd'], ex);
+        const login = await app.db.writer.transaction(async (ex) => {
+          const opened = await completeLogin(ctx, descriptor, row, ['pwd'], ex);
           await attempt.succeeded(ex);
-          return login;
+          return opened;
         });
+        if (await stillAsChecked(ctx, descriptor, row)) return login;
+        await app.repos.sessions.revoke(login.session_id, app.clock.now(), 'password_changed');
+        throw new Fault('Server.Session.auth_failed');
       }
       // The password was right; the code decides, in Session/verify_otp.
       await attempt.passed();
-      if (key?.status === 'active') return { status: 'otp_required', ...(await issueChallenge(ctx, realm, principalId, 'verify')) };
-      const enrollment = await startEnrollment(app, realm, principalId, String(row.login));
-      return { status: 'otp_enrollment_required', ...(await issueChallenge(ctx, realm, principalId, 'enroll')), enrollment };
+      const kind = key?.status === 'active' ? 'verify' : 'enroll';
+      const enrollment = kind === 'enroll' ? await startEnrollment(app, realm, principalId, String(row.login)) : undefined;
+      const challenge = await issueChallenge(ctx, realm, principalId, kind);
+      if (!(await stillAsChecked(ctx, descriptor, row))) {
+        await app.repos.mfaChallenges.consume(sha256(challenge.mfa_token), app.clock.now());
+        throw new Fault('Server.Session.auth_failed');
+      }
+      return enrollment ? { status: 'otp_enrollment_required', ...challenge, enrollment } : { status: 'otp_required', ...challenge };
     } finally {
       // A call that failed for another reason gives its slot back.
       await attempt.abandon();
     }
   },
 });
+
+/**
+ * Whether the principal still has the password this login checked and is
+ * not blocked, read after the login's session or mfa token was committed.
+ * A password change or block voids what exists when it commits; one that
+ * committed while this login was checking the old password (bcrypt is
+ * slow) found nothing to void yet, and is seen here instead, so the login
+ * voids its own session or token. Either the event commits before this
+ * read, or it commits after the session or token did and voids it.
+ */
+async function stillAsChecked(ctx: CallContext, d: EntityDescriptor, checked: Row): Promise<boolean> {
+  const now = await ctx.app.repos.entities[d.name].findById(Number(checked[d.idField]));
+  return now !== undefined && !now.blocked && now.password_hash === checked.password_hash;
+}

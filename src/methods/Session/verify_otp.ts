@@ -1,6 +1,6 @@
 import { completeLogin, type LoginResult } from '../../auth/complete-login.js';
 import { sha256 } from '../../domain/crypto/hash.js';
-import { claimAttempt, type Attempt } from '../../auth/guard.js';
+import { claimAttempt, waitingForSlots, type Attempt } from '../../auth/guard.js';
 import { issueRecoveryCodes, openSecret } from '../../auth/two-factor.js';
 import { hashRecoveryCode } from '../../domain/totp/recovery-codes.js';
 import { verifyTotp } from '../../domain/totp/totp.js';
@@ -52,7 +52,7 @@ export default defineMethod<Params, Result>({
   ],
   async handler(params, ctx) {
     const hash = sha256(params.mfa_token);
-    const found = await ctx.app.db.writer.transaction((ex) => authenticate(ctx, hash, ex));
+    const found = await waitingForSlots(() => ctx.app.db.writer.transaction((ex) => authenticate(ctx, hash, ex)));
     if (found instanceof Fault) throw found;
     try {
       return await checkCode(ctx, params, { hash, ...found });

@@ -36,7 +36,7 @@ export function deleteMethod(d: EntityDescriptor): MethodDefinition<Params, { su
           throw new Fault('Server.Conflict.has_children', `Delete refused: ${list.join(', ')} still refer to it`, { children });
         }
         if (d.realm) {
-          await app.repos.sessions.deleteAllOf(d.realm, id, trx);
+          await app.repos.sessions.deleteAllOf(d.realm, id, app.clock.now(), trx);
           await removeTwoFactor(app, d.realm, id, trx);
         }
         await app.repos.entities[d.name].delete(id, trx);

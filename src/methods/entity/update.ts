@@ -54,20 +54,29 @@ async function changedKey(app: FastifyInstance, d: EntityDescriptor, row: Row, p
  * Blocking a principal ends its sessions, and so does a password set by an
  * admin: unblocking later, or the old password's holder, must not get them
  * back (blocking, resetting the password and unblocking is the usual answer
- * to a stolen login). An admin who sets its own password keeps the session
- * it does that in, as `Session/change_password` does.
+ * to a stolen login). Its pending 2FA challenges and, for an admin, the
+ * sessions it opened as others end with them (see revokeAllOf). An admin who
+ * sets its own password keeps the session it does that in, as
+ * `Session/change_password` does.
  */
 async function endSessions(ctx: SessionCallContext, realm: string, id: number, params: Params, trx: Knex.Transaction): Promise<number> {
   const { app, session } = ctx;
+  const now = app.clock.now();
   const reason = params.blocked === true ? 'blocked' : typeof params.password === 'string' ? 'password_reset' : undefined;
-  if (!reason) return 0;
   // Only an admin setting its own password keeps the session it calls from; blocking itself keeps nothing.
   const own = reason === 'password_reset' && session.realm === realm && session.principalId === id;
-  const now = app.clock.now();
-  const ended = await app.repos.sessions.revokeAllOf(realm, id, now, reason, own ? session.sessionId : undefined, trx);
-  // An admin's sessions as others (impersonation) end with its own.
-  return realm === 'admin' ? ended + (await app.repos.sessions.revokeImpersonationsBy(id, now, reason, trx)) : ended;
+  const ended = reason ? await app.repos.sessions.revokeAllOf(realm, id, now, reason, own ? session.sessionId : undefined, trx) : 0;
+  return ended + (losesImpersonation(realm, params) ? await app.repos.sessions.revokeImpersonationsBy(id, now, 'permission_revoked', trx) : 0);
 }
+
+/**
+ * An admin whose permissions no longer include `sessions.impersonate` loses
+ * the sessions it opened as others with it, for good: giving the permission
+ * back later must not revive them (every call checks the permission too, but
+ * a refresh would otherwise keep them going).
+ */
+const losesImpersonation = (realm: string, params: Params): boolean =>
+  realm === 'admin' && Array.isArray(params.permissions) && !params.permissions.includes('sessions.impersonate');
 
 /** `<Service>/update_<entity>`: changes only the fields named. */
 export function updateMethod(d: EntityDescriptor): MethodDefinition<Params, Record<string, number>> {
@@ -77,7 +86,7 @@ export function updateMethod(d: EntityDescriptor): MethodDefinition<Params, Reco
     name: `${d.service}/update_${d.name}`,
     summary: `Change a ${titleOf(d)}: only the fields given.`,
     description:
-      "A password set here by an admin must be changed at the next login, and it ends the principal's sessions (an admin setting its own keeps the session it calls from). Blocking a principal ends its sessions at once; unblocking does not bring them back. An admin user can be changed only by an admin holding every permission it holds.",
+      "A password set here by an admin must be changed at the next login, and it ends the principal's sessions (an admin setting its own keeps the session it calls from). Blocking a principal ends its sessions at once; unblocking does not bring them back. Either also voids the principal's pending `mfa_token`s and, for an admin, ends the sessions it opened as others, as does taking `sessions.impersonate` from it. An admin user can be changed only by an admin holding every permission it holds.",
     access: { kind: 'admin', permission: d.permission },
     params: schemas.params,
     result: schemas.result,

@@ -1459,7 +1459,7 @@ export interface Enrollment {
 }
 export interface Params6 {
   /**
-   * End all of the principal's sessions, not only this one.
+   * End all of the principal's sessions, not only this one, and void its pending `mfa_token`s (for an admin, also the sessions it opened as others).
    */
   all?: boolean;
 }
