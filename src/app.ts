@@ -15,7 +15,7 @@ import passwordsPlugin from './plugins/passwords.js';
 import rpcPlugin from './plugins/rpc.js';
 import secretsPlugin from './plugins/secrets.js';
 import sessionsPlugin from './plugins/sessions.js';
-import { restError, rpcError, toFault } from './rpc/errors.js';
+import { rpcError, sendRestFault, toFault } from './rpc/errors.js';
 import { Fault } from './rpc/faults.js';
 
 export interface AppOptions {
@@ -42,7 +42,7 @@ async function application(fastify: FastifyInstance, opts: AppOptions): Promise<
     if (request.url.startsWith('/rpc')) {
       return reply.code(error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 413 : 200).send({ jsonrpc: '2.0', id: null, error: rpcError(fault) });
     }
-    return reply.code(fault.http).send(restError(fault));
+    return sendRestFault(reply, fault);
   });
 
   await fastify.register(configPlugin, { config: opts.config, clock: opts.clock });
