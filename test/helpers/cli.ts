@@ -44,7 +44,8 @@ export function startServer(env: Record<string, string>): Promise<RunningServer>
   const waitFor = async (pattern: RegExp, ms = 15_000) => {
     const deadline = Date.now() + ms;
     while (!pattern.test(output)) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the server exited (${child.exitCode ?? child.signalCode}) before ${pattern}:\n${output}`);
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(`the server exited (${child.exitCode ?? child.signalCode}) before ${pattern}:\n${output}`);
       if (Date.now() > deadline) throw new Error(`no ${pattern} in the output within ${ms} ms:\n${output}`);
       await new Promise((r) => setTimeout(r, 20));
     }

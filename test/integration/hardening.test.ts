@@ -173,7 +173,11 @@ describeEachDatabase(
       assert.ok(Number(limited.body.retry_after) >= 1);
       assert.equal(limited.headers['retry-after'], String(limited.body.retry_after), 'REST says when to come back in Retry-After too');
       // JSON-RPC answers HTTP 200 (a batch may mix faults): the wait is in error.data only.
-      const overRpc = await rpcRaw(app, { jsonrpc: '2.0', id: 1, method: 'Session/change_password', params: { old_password: ROOT_PASSWORD, new_password: 'Next-pass9x' } }, token);
+      const overRpc = await rpcRaw(
+        app,
+        { jsonrpc: '2.0', id: 1, method: 'Session/change_password', params: { old_password: ROOT_PASSWORD, new_password: 'Next-pass9x' } },
+        token,
+      );
       assert.equal(overRpc.statusCode, 200);
       assert.equal(overRpc.json().error.data.faultcode, 'Client.Request.rate_limited');
       assert.ok(overRpc.json().error.data.retry_after >= 1);

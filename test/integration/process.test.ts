@@ -79,7 +79,13 @@ for (const target of databaseTargets()) {
     let server: RunningServer | undefined;
     let knex: Knex | undefined;
     try {
-      server = await startServer({ DATA_DIR: db.dataDir, DATABASE_URL: db.url, KEYRING_FILE: keyring, BOOTSTRAP_ADMIN_PASSWORD: ROOT_PASSWORD, BCRYPT_COST: '4' });
+      server = await startServer({
+        DATA_DIR: db.dataDir,
+        DATABASE_URL: db.url,
+        KEYRING_FILE: keyring,
+        BOOTSTRAP_ADMIN_PASSWORD: ROOT_PASSWORD,
+        BCRYPT_COST: '4',
+      });
       const running = server;
       knex = createDatabase(db.url).knex;
       const reader = knex;
@@ -168,7 +174,11 @@ test('slow clients are answered 408 and cut off after REQUEST_TIMEOUT / HEADERS_
     });
     const started = Date.now();
     // A body announced as 1000 bytes, sent one byte every half second (over 8 minutes if let be).
-    const slowBody = rawExchange(server.port, 'POST /rest/Session/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{', ' ');
+    const slowBody = rawExchange(
+      server.port,
+      'POST /rest/Session/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{',
+      ' ',
+    );
     // Headers that never end.
     const slowHeaders = rawExchange(server.port, 'POST /rest/Session/login HTTP/1.1\r\nHost: x\r\n', 'X');
     const silent = rawExchange(server.port, '');
