@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # Build stage: compiles native modules (bcrypt, better-sqlite3) and TypeScript.
-FROM node:20-bookworm-slim AS build
+FROM node:22-bookworm-slim AS build
 WORKDIR /app
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
@@ -14,7 +14,7 @@ COPY schemas schemas
 RUN npm run build && npm prune --omit=dev
 
 # Runtime stage: only the built service, running as the unprivileged `node` user.
-FROM node:20-bookworm-slim
+FROM node:22-bookworm-slim
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000 \

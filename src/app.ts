@@ -16,7 +16,7 @@ import rpcPlugin from './plugins/rpc.js';
 import secretsPlugin from './plugins/secrets.js';
 import sessionsPlugin from './plugins/sessions.js';
 import { trustProxyOption } from './rpc/client-ip.js';
-import { restError, rpcError, toFault } from './rpc/errors.js';
+import { rpcError, sendRestFault, toFault } from './rpc/errors.js';
 import { Fault } from './rpc/faults.js';
 
 export interface AppOptions {
@@ -49,7 +49,7 @@ async function application(fastify: FastifyInstance, opts: AppOptions): Promise<
       const status = fault.http === 413 || fault.http === 415 ? fault.http : 200;
       return reply.code(status).send({ jsonrpc: '2.0', id: null, error: rpcError(fault) });
     }
-    return reply.code(fault.http).send(restError(fault));
+    return sendRestFault(reply, fault);
   });
 
   await fastify.register(configPlugin, { config: opts.config, clock: opts.clock });
@@ -66,11 +66,24 @@ async function application(fastify: FastifyInstance, opts: AppOptions): Promise<
 
 export const app = fp(application, { name: 'billing-auth' });
 
+/** How late past REQUEST_TIMEOUT/HEADERS_TIMEOUT a slow client may be cut off. */
+const TIMEOUT_CHECK_INTERVAL_MS = 1000;
+
 /** A configured Fastify instance with the application registered and ready. */
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const fastify = Fastify({
     logger: loggerOptions(opts.config, opts.logStream),
     bodyLimit: opts.config.BODY_LIMIT,
+    // Slow clients (a body one byte every few seconds) are cut off with a 408
+    // instead of holding a connection open for as long as they like. Node
+    // looks for overdue requests every connectionsCheckingInterval (30 s by
+    // default, which would let a 1 s timeout run 30 s).
+    requestTimeout: opts.config.REQUEST_TIMEOUT,
+    http: {
+      requestTimeout: opts.config.REQUEST_TIMEOUT,
+      headersTimeout: opts.config.HEADERS_TIMEOUT,
+      connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
+    },
     trustProxy: trustProxyOption(opts.config.TRUST_PROXY),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger, FastifyServerOptions } from 'fastify';
-import type { Bindings, ChildLoggerOptions, DestinationStream, Logger } from 'pino';
+import { stdSerializers, type Bindings, type ChildLoggerOptions, type DestinationStream, type LogFn, type Logger } from 'pino';
 import type { Config } from './config/schema.js';
 
 /** Every field name that can carry a secret, wherever it sits in a logged object. */
@@ -25,10 +25,63 @@ export const SECRET_FIELDS = [
 
 export const redactPaths = ['req.headers.authorization', 'req.headers.cookie', ...SECRET_FIELDS.flatMap((f) => [f, `*.${f}`, `*.*.${f}`, `*.*.*.${f}`])];
 
+/** How deep the redaction walks a logged object (`*.*.*.field`): bytes must not sit that deep. */
+const REDACTED_DEPTH = 4;
+
+/**
+ * Errors are logged with every enumerable property they carry, and some carry
+ * bytes. Node's HTTP parser errors (an oversized header, a malformed request)
+ * have `rawPacket`: the raw request, Authorization header and cookies
+ * included, so it is dropped. Other bytes are logged as their size: the
+ * redaction walks into whatever object it finds, and a Buffer's inherited
+ * getters throw on that (`%TypedArray%.prototype.buffer called on
+ * incompatible receiver`), which at LOG_LEVEL=trace ended the process on a
+ * 20 KB header.
+ */
+export function serializeError(err: Error): SerializedError {
+  return withoutBytes(stdSerializers.err(err), REDACTED_DEPTH) as SerializedError;
+}
+
+type SerializedError = ReturnType<typeof stdSerializers.err>;
+
+function withoutBytes(value: unknown, depth: number): unknown {
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return `[${value.byteLength} bytes]`;
+  if (depth === 0 || typeof value !== 'object' || value === null || typeof (value as { toJSON?: unknown }).toJSON === 'function') return value;
+  if (Array.isArray(value)) return value.map((item) => withoutBytes(item, depth - 1));
+  const copy: Record<string, unknown> = {};
+  // for-in, as pino writes it: the serialized error keeps `type`, `message` and `stack` on its prototype.
+  for (const key in value) {
+    const item = (value as Record<string, unknown>)[key];
+    if (key !== 'rawPacket' && item !== undefined) copy[key] = withoutBytes(item, depth - 1);
+  }
+  return copy;
+}
+
+/**
+ * No log line may end the process: a line that cannot be written (a value
+ * the serializers or the redaction cannot handle) is replaced by one saying
+ * so, with its message, rather than throwing into a request or a socket
+ * event where nothing would catch it.
+ */
+function writeOrReport(this: Logger, args: Parameters<LogFn>, write: LogFn): void {
+  try {
+    write.apply(this, args);
+  } catch (err) {
+    const message = args.find((arg): arg is string => typeof arg === 'string') ?? 'a log line could not be written';
+    try {
+      write.call(this, { log_failure: err instanceof Error ? err.message : String(err) }, message);
+    } catch {
+      // Nothing left to write with; the service goes on.
+    }
+  }
+}
+
 export function loggerOptions(config: Config, stream?: DestinationStream): FastifyServerOptions['logger'] {
   return {
     level: config.LOG_LEVEL,
     redact: { paths: redactPaths, censor: '[REDACTED]' },
+    serializers: { err: serializeError },
+    hooks: { logMethod: writeOrReport },
     ...(stream ? { stream } : {}),
   };
 }

@@ -7,16 +7,28 @@ import type { Config } from './config/schema.js';
  * Builds the app and listens. SIGTERM/SIGINT close the server gracefully:
  * new connections are refused, in-flight calls finish (up to
  * SHUTDOWN_TIMEOUT), then the database pool closes.
+ *
+ * SIGHUP is not a shutdown: it re-reads KEYRING_FILE (the keyring plugin
+ * owns that), so the documented rotation can be sent to every replica at
+ * once. close-with-grace treats SIGHUP as a shutdown by default, hence `skip`.
  */
 export async function serve(config: Config): Promise<void> {
   boundHeapGrowth();
-  const app = await buildApp({ config });
-  closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT }, async ({ signal, err }) => {
-    if (err) app.log.error({ err }, 'closing after an uncaught error');
-    else app.log.info({ signal }, 'shutting down');
-    await app.close();
-  });
-  await app.listen({ port: config.PORT, host: config.HOST });
+  // Until the keyring plugin takes SIGHUP over, Node's default would end the
+  // process; the file is about to be read anyway, so there is nothing to do.
+  const ignoreHup = () => undefined;
+  process.on('SIGHUP', ignoreHup);
+  try {
+    const app = await buildApp({ config });
+    closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT, skip: ['SIGHUP'] }, async ({ signal, err }) => {
+      if (err) app.log.error({ err }, 'closing after an uncaught error');
+      else app.log.info({ signal }, 'shutting down');
+      await app.close();
+    });
+    await app.listen({ port: config.PORT, host: config.HOST });
+  } finally {
+    process.off('SIGHUP', ignoreHup);
+  }
 }
 
 /**

@@ -151,6 +151,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     // Node's timers take at most 2^31-1 ms and silently use 1 ms beyond it (a busy loop, or no grace at all).
     ...TIMER_DURATIONS.filter((key) => Number(raw[key]) > MAX_TIMER_MS).map((key) => `${key} must be at most 24d (a timer's limit)`),
     ...[newLoginProblem(String(raw.BOOTSTRAP_ADMIN_LOGIN))].filter(Boolean).map((problem) => `BOOTSTRAP_ADMIN_LOGIN cannot be used: ${problem}`),
+    // Below a second, ordinary clients on a slow link would be cut off.
+    ...CLIENT_TIMEOUTS.filter((key) => Number(raw[key]) < 1000).map((key) => `${key} must be at least 1s`),
+    // Node refuses a headers timeout longer than the request timeout (it could never fire).
+    ...(Number(raw.HEADERS_TIMEOUT) > Number(raw.REQUEST_TIMEOUT) ? ['HEADERS_TIMEOUT must be at most REQUEST_TIMEOUT'] : []),
   ];
   if (problems.length > 0) throw new ConfigError(problems);
   return raw as unknown as Config;
@@ -158,4 +162,5 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
 const POSITIVE_DURATIONS = ['ACCESS_TOKEN_TTL', 'SESSION_TTL', 'SESSION_IDLE_TTL', 'MFA_TOKEN_TTL', 'LOCKOUT_DURATION', 'LOCKOUT_MAX'];
 const TIMER_DURATIONS = ['SHUTDOWN_TIMEOUT', 'NOTIFY_POLL_INTERVAL'];
+const CLIENT_TIMEOUTS = ['REQUEST_TIMEOUT', 'HEADERS_TIMEOUT'];
 const MAX_TIMER_MS = 2 ** 31 - 1;

@@ -53,6 +53,19 @@ export const configSchema = {
       default: '10s',
       description: 'How long SIGTERM/SIGINT waits for in-flight calls before exiting.',
     },
+    REQUEST_TIMEOUT: {
+      type: 'string',
+      format: 'duration',
+      default: '30s',
+      description:
+        'A client must have sent its whole request (headers and body) this long after it started, or it is answered 408 and its connection closed (at least 1s).',
+    },
+    HEADERS_TIMEOUT: {
+      type: 'string',
+      format: 'duration',
+      default: '10s',
+      description: 'The same for the request headers alone (at least 1s, at most REQUEST_TIMEOUT).',
+    },
     BOOTSTRAP_ADMIN_LOGIN: {
       type: 'string',
       minLength: 1,
@@ -193,6 +206,10 @@ export interface Config {
   BODY_LIMIT: number;
   /** milliseconds */
   SHUTDOWN_TIMEOUT: number;
+  /** milliseconds */
+  REQUEST_TIMEOUT: number;
+  /** milliseconds; at most REQUEST_TIMEOUT */
+  HEADERS_TIMEOUT: number;
   BOOTSTRAP_ADMIN_LOGIN: string;
   BOOTSTRAP_ADMIN_PASSWORD?: string;
   JWT_SECRET?: string;

@@ -6,8 +6,14 @@ import { packageVersion } from '../version.js';
 import { accessText } from './access.js';
 import { bundledComponents, bundledSchema } from './bundle.js';
 
-const faultResponse = (codes: FaultCode[]) => ({
+/** Every 429 fault carries `retry_after`, which REST also sends as `Retry-After` (rpc/errors.ts). */
+const retryAfterHeader = () => ({
+  'Retry-After': { description: 'Seconds to wait before trying again (the same as `retry_after`).', schema: { type: 'integer', minimum: 1 } },
+});
+
+const faultResponse = (status: number, codes: FaultCode[]) => ({
   description: codes.map((c) => `\`${c}\``).join(', '),
+  ...(status === 429 ? { headers: retryAfterHeader() } : {}),
   content: { 'application/json': { schema: { $ref: '#/components/schemas/Fault' } } },
 });
 
@@ -50,7 +56,7 @@ function restOperation(m: MethodDefinition) {
       requestBody: { required: false, content: { 'application/json': { schema: bundledSchema(m.params) } } },
       responses: {
         '200': { description: 'Result', content: { 'application/json': { schema: bundledSchema(m.result) } } },
-        ...Object.fromEntries([...byStatus.entries()].sort(([a], [b]) => a - b).map(([status, codes]) => [String(status), faultResponse(codes)])),
+        ...Object.fromEntries([...byStatus.entries()].sort(([a], [b]) => a - b).map(([status, codes]) => [String(status), faultResponse(status, codes)])),
       },
     },
   };

@@ -43,7 +43,7 @@ export default fp(
     const path = app.secrets.keyringFile;
     let ring = await loadKeyring(path, app.db.knex, app.clock.now());
 
-    const reload = async () => {
+    const readAgain = async () => {
       try {
         ring = await loadKeyring(path, app.db.knex, app.clock.now());
         app.log.info({ primary: ring.primaryId, keys: ring.keyIds }, 'keyring reloaded');
@@ -51,6 +51,10 @@ export default fp(
         app.log.error({ err: err instanceof Error ? err.message : String(err) }, 'keyring reload failed; keeping the keyring in force');
       }
     };
+    // One reload at a time, in signal order: two quick SIGHUPs must not let
+    // the slower, older read win over the newer file.
+    let reloading = Promise.resolve();
+    const reload = () => (reloading = reloading.then(readAgain));
     const onHup = () => void reload();
     process.on('SIGHUP', onHup);
     app.addHook('onClose', async () => {

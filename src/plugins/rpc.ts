@@ -6,7 +6,7 @@ import { openApiYaml } from '../docs/openapi.js';
 import { registerJsonBodyParser } from '../rpc/body.js';
 import { handleRpc } from '../rpc/jsonrpc.js';
 import { MethodRegistry } from '../rpc/registry.js';
-import { handleRest } from '../rpc/rest.js';
+import { handleRest, restNotFound } from '../rpc/rest.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -28,7 +28,13 @@ export default fp(
     await app.register(async (scope: FastifyInstance) => {
       registerJsonBodyParser(scope);
       scope.post('/rpc', (request, reply) => handleRpc(app, request, reply));
-      scope.post<{ Params: { service: string; method: string } }>('/rest/:service/:method', (request, reply) => handleRest(app, request, reply));
+      await scope.register(
+        async (rest: FastifyInstance) => {
+          rest.post<{ Params: { service: string; method: string } }>('/:service/:method', (request, reply) => handleRest(app, request, reply));
+          rest.setNotFoundHandler(restNotFound);
+        },
+        { prefix: '/rest' },
+      );
     });
 
     let openRpcDoc: ReturnType<typeof buildOpenRpc> | undefined;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyBaseLogger } from 'fastify';
+import type { FastifyBaseLogger, FastifyReply } from 'fastify';
 import { Fault } from './faults.js';
 
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'PROTOCOL_CONNECTION_LOST', 'SQLITE_BUSY', 'ER_CON_COUNT_ERROR']);
@@ -35,4 +35,16 @@ export function rpcError(fault: Fault): { code: number; message: string; data: R
 /** `/rest` error body. */
 export function restError(fault: Fault): Record<string, unknown> {
   return { faultcode: fault.faultcode, faultstring: fault.message, ...fault.detail };
+}
+
+/**
+ * A fault answered over `/rest`: its status and body, and `Retry-After` in
+ * seconds when the fault says when to come back (`retry_after`: the 429s,
+ * RFC 6585 section 4, RFC 9110 section 10.2.3), so HTTP clients and proxies
+ * that know the header back off without reading the body.
+ */
+export function sendRestFault(reply: FastifyReply, fault: Fault): FastifyReply {
+  const retryAfter = fault.detail.retry_after;
+  if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
+  return reply.code(fault.http).send(restError(fault));
 }

@@ -4,6 +4,7 @@ import { ROOT_PASSWORD } from './app.js';
 export interface RestAnswer {
   status: number;
   body: Record<string, unknown>;
+  headers: Record<string, unknown>;
 }
 
 const auth = (token?: string) => (token ? { authorization: `Bearer ${token}` } : {});
@@ -17,7 +18,7 @@ export async function rest(
   headers: Record<string, string> = {},
 ): Promise<RestAnswer> {
   const res = await app.inject({ method: 'POST', url: `/rest/${method}`, payload: params as object, headers: { ...auth(token), ...headers } });
-  return { status: res.statusCode, body: res.body ? (res.json() as Record<string, unknown>) : {} };
+  return { status: res.statusCode, body: res.body ? (res.json() as Record<string, unknown>) : {}, headers: res.headers };
 }
 
 /** A raw `POST /rpc`: the whole HTTP answer. */

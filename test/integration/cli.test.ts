@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createTestDatabase, databaseTargets } from '../helpers/databases.js';
-import { runCli, startServer } from '../helpers/cli.js';
+import { runCli, startServer, type RunningServer } from '../helpers/cli.js';
 import { buildTestApp } from '../helpers/app.js';
 import { call, loginRoot } from '../helpers/rpc.js';
 
@@ -42,8 +42,9 @@ for (const target of databaseTargets()) {
 for (const target of databaseTargets()) {
   test(`SIGTERM lets an in-flight call finish, then the process exits 0 [${target}]`, async () => {
     const db = await createTestDatabase(target);
+    let server: RunningServer | undefined;
     try {
-      const server = await startServer({
+      server = await startServer({
         DATA_DIR: db.dataDir,
         DATABASE_URL: db.url,
         BOOTSTRAP_ADMIN_PASSWORD: 'Root-pass-1',
@@ -57,7 +58,7 @@ for (const target of databaseTargets()) {
         body: JSON.stringify({ login: 'root', password: 'Root-pass-1', realm: 'admin' }),
       });
       // Signal only once the server has the call in hand (its request log line), however loaded the machine is.
-      while (!/"url":"\/rest\/Session\/login"/.test(server.output())) await new Promise((r) => setTimeout(r, 20));
+      await server.waitFor(/"url":"\/rest\/Session\/login"/);
       server.child.kill('SIGTERM');
       const response = await inFlight;
       assert.equal(response.status, 200);
@@ -66,6 +67,7 @@ for (const target of databaseTargets()) {
       assert.equal(code, 0, server.output());
       assert.match(server.output(), /shutting down/);
     } finally {
+      await server?.kill();
       await db.drop();
     }
   });

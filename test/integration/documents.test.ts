@@ -30,6 +30,14 @@ test('openapi.yaml describes /rpc and every method at /rest', () => {
   }
 });
 
+test('openapi.yaml documents Retry-After on every 429 answer', () => {
+  type Operation = { post: { responses: Record<string, { headers?: Record<string, unknown> }> } };
+  const doc = parse(committed) as { paths: Record<string, Operation> };
+  const limited = Object.entries(doc.paths).filter(([path, op]) => path.startsWith('/rest/') && op.post.responses['429']);
+  assert.ok(limited.some(([path]) => path === '/rest/Session/login'));
+  for (const [path, op] of limited) assert.ok(op.post.responses['429']?.headers?.['Retry-After'], path);
+});
+
 describeEachDatabase('served documents', (get) => {
   test('GET /openapi.yaml and GET /openrpc.json, and rpc.discover', async () => {
     const yamlRes = await get().app.inject({ method: 'GET', url: '/openapi.yaml' });

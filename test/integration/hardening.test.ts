@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { codeAt } from '../../src/domain/totp/totp.js';
 import { describeEachDatabase, ROOT_PASSWORD } from '../helpers/app.js';
-import { call, firstLogin, login, loginRoot, rest } from '../helpers/rpc.js';
+import { call, firstLogin, login, loginRoot, rest, rpcRaw } from '../helpers/rpc.js';
 
 type Answer = Record<string, unknown>;
 
@@ -107,6 +107,7 @@ describeEachDatabase('hardening: authorization edges', (get) => {
     const locked = await rest(app, 'Session/change_password', { old_password: 'Stolen-pass1Z', new_password: 'Next-pass9' }, token);
     assert.equal(locked.status, 429);
     assert.equal(locked.body.faultcode, 'Server.Session.cannot_login_brute_force_activity');
+    assert.equal(locked.headers['retry-after'], String(locked.body.retry_after));
   });
 
   test('an attempt that fails for another reason gives its slot back, so errors never lock a login', async () => {
@@ -170,6 +171,17 @@ describeEachDatabase(
       assert.equal(limited.status, 429);
       assert.equal(limited.body.faultcode, 'Client.Request.rate_limited');
       assert.ok(Number(limited.body.retry_after) >= 1);
+      assert.equal(limited.headers['retry-after'], String(limited.body.retry_after), 'REST says when to come back in Retry-After too');
+      // JSON-RPC answers HTTP 200 (a batch may mix faults): the wait is in error.data only.
+      const overRpc = await rpcRaw(
+        app,
+        { jsonrpc: '2.0', id: 1, method: 'Session/change_password', params: { old_password: ROOT_PASSWORD, new_password: 'Next-pass9x' } },
+        token,
+      );
+      assert.equal(overRpc.statusCode, 200);
+      assert.equal(overRpc.json().error.data.faultcode, 'Client.Request.rate_limited');
+      assert.ok(overRpc.json().error.data.retry_after >= 1);
+      assert.equal(overRpc.headers['retry-after'], undefined);
       clock.advance(60_000);
       assert.ok(await login(app, 'admin', 'root', ROOT_PASSWORD), 'the password is unchanged');
     });

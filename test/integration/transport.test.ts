@@ -225,6 +225,23 @@ describeEachDatabase('REST transport', (get) => {
     assert.equal(ping.json().faultcode, 'Client.Session.check_auth.failed_to_process_access_token');
   });
 
+  test('paths that name no method, and other HTTP methods than POST, answer method_not_found as a fault', async () => {
+    for (const [method, url] of [
+      ['GET', '/rest/Session/login'],
+      ['PUT', '/rest/Session/login'],
+      ['POST', '/rest/Nope'],
+      ['POST', '/rest/a/b/c'],
+      ['POST', '/rest'],
+      ['GET', '/rest/'],
+    ] as const) {
+      const res = await get().app.inject({ method, url, payload: method === 'GET' ? undefined : {} });
+      assert.equal(res.statusCode, 404, `${method} ${url}`);
+      const body = res.json();
+      assert.equal(body.faultcode, 'Client.Request.method_not_found', `${method} ${url}`);
+      assert.match(body.faultstring, /POST \/rest\/<Service>\/<method>/);
+    }
+  });
+
   test('every response carries a request id, and a given one is kept', async () => {
     const res = await get().app.inject({ method: 'GET', url: '/health/live', headers: { 'x-request-id': 'trace-me-1' } });
     assert.equal(res.headers['x-request-id'], 'trace-me-1');

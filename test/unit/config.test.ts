@@ -163,3 +163,15 @@ test('TRUST_PROXY takes false, a hop count or proxy addresses; nothing else', ()
     assert.throws(() => loadConfig({ CONFIG_FILE: file }), /TRUST_PROXY/, JSON.stringify(bad));
   }
 });
+
+test('client timeouts: 30s for a request, 10s for its headers; under a second, or headers longer than the request, are refused', () => {
+  const defaults = loadConfig({});
+  assert.equal(defaults.REQUEST_TIMEOUT, 30_000);
+  assert.equal(defaults.HEADERS_TIMEOUT, 10_000);
+  for (const key of ['REQUEST_TIMEOUT', 'HEADERS_TIMEOUT']) {
+    assert.throws(() => loadConfig({ [key]: '500ms' }), new RegExp(`${key} must be at least 1s`), key);
+    assert.throws(() => loadConfig({ [key]: '0' }), new RegExp(`${key} must be at least 1s`), key);
+  }
+  assert.throws(() => loadConfig({ REQUEST_TIMEOUT: '5s' }), /HEADERS_TIMEOUT must be at most REQUEST_TIMEOUT/);
+  assert.equal(loadConfig({ REQUEST_TIMEOUT: '5s', HEADERS_TIMEOUT: '5s' }).REQUEST_TIMEOUT, 5_000);
+});
