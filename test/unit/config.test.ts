@@ -163,3 +163,15 @@ test('TRUST_PROXY takes false, a hop count or proxy addresses; nothing else', ()
     assert.throws(() => loadConfig({ CONFIG_FILE: file }), /TRUST_PROXY/, JSON.stringify(bad));
   }
 });
+
+test('ADMIN_SET_PASSWORD_MUST_CHANGE is on by default, takes true/false, and refuses anything else', () => {
+  assert.equal(loadConfig({}).ADMIN_SET_PASSWORD_MUST_CHANGE, true);
+  assert.equal(loadConfig({ ADMIN_SET_PASSWORD_MUST_CHANGE: 'false' }).ADMIN_SET_PASSWORD_MUST_CHANGE, false);
+  for (const bad of ['yes', 'off', 'sometimes']) {
+    assert.throws(
+      () => loadConfig({ ADMIN_SET_PASSWORD_MUST_CHANGE: bad }),
+      (err: unknown) => err instanceof ConfigError && /ADMIN_SET_PASSWORD_MUST_CHANGE/.test(err.message),
+      bad,
+    );
+  }
+});

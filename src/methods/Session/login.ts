@@ -5,6 +5,7 @@ import { retryingTransaction } from '../../repositories/writer.js';
 import { requires2fa, startEnrollment } from '../../auth/two-factor.js';
 import type { Enrollment } from '../../domain/totp/enrollment.js';
 import { entityOfRealm } from '../../entities/descriptors.js';
+import { adoptImportedPassword } from '../../entities/passwords.js';
 import { Fault } from '../../rpc/faults.js';
 import { defineMethod } from '../../rpc/registry.js';
 import { actorOf } from '../shared/audit.js';
@@ -59,6 +60,8 @@ export default defineMethod<Params, Result>({
       }
       const descriptor = { ...d, realm: d.realm };
       const principalId = Number(row[d.idField]);
+      // The password is known right: an imported hash is replaced now (see entities/passwords.ts).
+      await adoptImportedPassword(app, d, row, params.password);
 
       const key = await app.repos.twoFactorKeys.find(realm, principalId);
       const needsOtp = key?.status === 'active' || (await requires2fa(app, realm, row));
