@@ -11,6 +11,22 @@ export type PasswordComplexityRules = {
   uppercase?: 'must' | 'can' | 'cannot';
   special?: 'must' | 'can' | 'cannot';
 } | null;
+export type Params4 = {
+  /**
+   * Realm of the principal.
+   */
+  realm: 'customer' | 'customer_individual' | 'account';
+  /**
+   * Its id in that realm: i_customer, i_customer_individual or i_account. Not together with `login`.
+   */
+  id?: number;
+  /**
+   * A login as typed to find a principal: compared after Unicode NFKC and lower-casing, so any case and compatibility form (fullwidth, ligatures) finds it.
+   */
+  login?: string;
+} & {
+  [k: string]: unknown;
+};
 export type Params9 = {
   mfa_token: string;
   /**
@@ -1436,16 +1452,6 @@ export interface Session {
    * i_user of the admin who opened it on the principal's behalf (absent otherwise).
    */
   impersonated_by?: number;
-}
-export interface Params4 {
-  /**
-   * Realm of the principal.
-   */
-  realm: 'customer' | 'customer_individual' | 'account';
-  /**
-   * Its id in that realm: i_customer, i_customer_individual or i_account.
-   */
-  id: number;
 }
 /**
  * A full session: the caller is logged in.
