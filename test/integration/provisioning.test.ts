@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import bcrypt from 'bcrypt';
 import type { FastifyInstance } from 'fastify';
+import { PERMISSIONS } from '../../src/domain/permissions.js';
 import { describeEachDatabase, type TestApp } from '../helpers/app.js';
 import { call, loginRoot, rest, rpc, type RestAnswer } from '../helpers/rpc.js';
 
@@ -345,17 +346,7 @@ describeEachDatabase('provisioning: importing bcrypt hashes from another system'
   test('only root imports a hash for root', async () => {
     const t = get();
     const { app } = t;
-    const everything = [
-      'users.manage',
-      'customers.manage',
-      'accounts.manage',
-      'partners.manage',
-      'passwords.read',
-      '2fa.reset',
-      'sessions.impersonate',
-      'audit.read',
-    ];
-    await call(app, 'User/add_user', { login: 'import-deputy', password: 'Deputy-pass1', password_must_change: false, permissions: everything }, root);
+    await call(app, 'User/add_user', { login: 'import-deputy', password: 'Deputy-pass1', password_must_change: false, permissions: PERMISSIONS }, root);
     const deputy = String((await login(app, 'admin', 'import-deputy', 'Deputy-pass1')).body.access_token);
     const rootRow = await t.app.db.knex('users').where({ is_root: true }).first();
     refused(await rest(app, 'User/update_user', { i_user: rootRow.i_user, password_hash: PHP_2Y.hash }, deputy), 409, 'Server.Conflict.protected');
