@@ -6,7 +6,7 @@ import * as m004 from './004_two_factor_login.js';
 import * as m005 from './005_notifications.js';
 import * as m006 from './006_session_changes.js';
 import * as m007 from './007_login_normalization.js';
-import * as m008 from './008_imported_password_hashes.js';
+import * as m010 from './010_imported_password_hashes.js';
 
 /**
  * The ordered migration set. Listing modules (instead of letting knex scan a
@@ -21,7 +21,7 @@ const migrations: Record<string, Knex.Migration> = {
   '005_notifications': m005,
   '006_session_changes': m006,
   '007_login_normalization': m007,
-  '008_imported_password_hashes': m008,
+  '010_imported_password_hashes': m010,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -80,12 +80,14 @@ export function importedHashColumns(d: EntityDescriptor, hash: string, now: numb
  * one of the service's own (BCRYPT_COST) and the readable copy is taken where
  * the entity keeps one and SECURITY_ENCRYPT_PASSWORDS is on. Only while the
  * stored hash is still the one just checked: a password set meanwhile stays.
+ * Returns the row as it now is (the login goes on with the hash it holds).
  */
-export async function adoptImportedPassword(app: FastifyInstance, d: EntityDescriptor, row: Row, password: string): Promise<void> {
-  if (!row.password_hash_imported) return;
+export async function adoptImportedPassword(app: FastifyInstance, d: EntityDescriptor, row: Row, password: string): Promise<Row> {
+  if (!row.password_hash_imported) return row;
   const id = Number(row[d.idField]);
   const adopted = { password_hash: await app.passwords.hash(password), password_hash_imported: false, ...encryptedColumns(app, d, id, { password }) };
-  await app.repos.entities[d.name].replacePasswordHash(id, String(row.password_hash), adopted);
+  const replaced = await app.repos.entities[d.name].replacePasswordHash(id, String(row.password_hash), adopted);
+  return replaced > 0 ? { ...row, ...adopted } : row;
 }
 
 /** Encrypted columns for a row whose id is known (the id is part of the binding). */
