@@ -8,6 +8,7 @@ export const SECRET_FIELDS = [
   'old_password',
   'new_password',
   'h323_password',
+  'password_hash',
   'otp',
   'recovery_code',
   'recovery_codes',

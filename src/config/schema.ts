@@ -95,6 +95,12 @@ export const configSchema = {
       description:
         'Keep an encrypted, readable copy of the web passwords of customers, individuals, accounts, representatives and vendors (readable with `passwords.read`). Off: new and changed passwords keep only the hash.',
     },
+    ADMIN_SET_PASSWORD_MUST_CHANGE: {
+      type: 'boolean',
+      default: true,
+      description:
+        'Whether a web password an admin sets for someone else (`add_<entity>`, `update_<entity>`) must be changed at the next login, when the call does not say (`password_must_change`).',
+    },
     WEB_PASSWORD_MIN_LENGTH: {
       type: 'integer',
       minimum: 1,
@@ -217,6 +223,7 @@ export interface Config {
   KEYRING_FILE?: string;
   BCRYPT_COST: number;
   SECURITY_ENCRYPT_PASSWORDS: boolean;
+  ADMIN_SET_PASSWORD_MUST_CHANGE: boolean;
   WEB_PASSWORD_MIN_LENGTH: number;
   WEB_PASSWORD_COMPLEXITY_RULES: string;
   /** milliseconds; 0 = never */

@@ -27,8 +27,38 @@ function withoutDefaults(fields: Record<string, JsonSchema>): Record<string, Jso
   );
 }
 
+/**
+ * How an admin sets a principal's web password besides `password`: an
+ * imported hash, and whether it must be changed at the next login. Each
+ * applies only to a password set in the same call, and a call sets one
+ * password at most.
+ */
+const passwordOptions = {
+  properties: {
+    password_hash: {
+      $ref: `${COMMON}bcrypt_hash`,
+      writeOnly: true,
+      description:
+        "Instead of `password`: the principal's bcrypt hash from another system, kept as it is, so the principal logs in with its old password (write-only, never returned or logged). The password policy cannot be checked on a hash; the expiry clock starts now. At the first login with the right password the service replaces it with a hash of its own and, while SECURITY_ENCRYPT_PASSWORDS is on, takes the readable copy where the entity keeps one. Not together with `password`.",
+    },
+    password_must_change: {
+      type: 'boolean',
+      description:
+        "Whether the password set in this call (`password` or `password_hash`) must be changed at the next login. Default: ADMIN_SET_PASSWORD_MUST_CHANGE (`true`) for a `password` set for someone else, `false` for an admin's own and for an imported hash. Refused without `password` or `password_hash`.",
+    },
+  },
+  dependentSchemas: {
+    password_hash: { properties: { password: false } },
+    password_must_change: { anyOf: [{ required: ['password'] }, { required: ['password_hash'] }] },
+  },
+};
+
 export function entitySchemas(m: EntityModel) {
   const d = m.descriptor;
+  // A principal that must have a password from the start (an admin user) may get an imported hash instead.
+  const passwordRequired = d.requiredOnAdd.includes('password');
+  // Only principals log in, so only they have passwords to set.
+  const password = d.realm ? passwordOptions : undefined;
   const idOnly = (op: string) => composed(m, op, 'params', { required: [d.idField], properties: { [d.idField]: idRef } });
   const idResult = (op: string) => composed(m, op, 'result', { required: [d.idField], properties: { [d.idField]: idRef } });
   const referenceFilters = Object.fromEntries(
@@ -36,7 +66,12 @@ export function entitySchemas(m: EntityModel) {
   );
   return {
     add: {
-      params: composed(m, 'add', 'params', { required: d.requiredOnAdd, properties: m.fieldSchemas }),
+      params: composed(m, 'add', 'params', {
+        required: passwordRequired ? d.requiredOnAdd.filter((f) => f !== 'password') : d.requiredOnAdd,
+        properties: { ...m.fieldSchemas, ...password?.properties },
+        ...(password ? { dependentSchemas: password.dependentSchemas } : {}),
+        ...(passwordRequired ? { anyOf: [{ required: ['password'] }, { required: ['password_hash'] }] } : {}),
+      }),
       result: idResult('add'),
     },
     info: {
@@ -62,7 +97,11 @@ export function entitySchemas(m: EntityModel) {
       result: composed(m, 'info', 'result', { required: [`${d.name}_info`], properties: { [`${d.name}_info`]: infoRef(m) } }),
     },
     update: {
-      params: composed(m, 'update', 'params', { required: [d.idField], properties: { [d.idField]: idRef, ...withoutDefaults(m.fieldSchemas) } }),
+      params: composed(m, 'update', 'params', {
+        required: [d.idField],
+        properties: { [d.idField]: idRef, ...withoutDefaults(m.fieldSchemas), ...password?.properties },
+        ...(password ? { dependentSchemas: password.dependentSchemas } : {}),
+      }),
       result: idResult('update'),
     },
     list: {

@@ -55,7 +55,39 @@ export function assertAcceptable(policy: PasswordPolicy, password: string, curre
 
 /** Hash columns for a new web password; the expiry clock restarts now. */
 export async function webPasswordColumns(app: FastifyInstance, password: string, now: number, mustChange: boolean): Promise<Row> {
-  return { password_hash: await app.passwords.hash(password), password_set_at: now, password_must_change: mustChange };
+  return { password_hash: await app.passwords.hash(password), password_set_at: now, password_must_change: mustChange, password_hash_imported: false };
+}
+
+/**
+ * Columns for a bcrypt hash imported from another system (its format and cost
+ * range are checked by the schema, common.json `bcrypt_hash`). `$2y$` is
+ * PHP's name for `$2b$` (the same algorithm); the bcrypt library knows only
+ * the latter. No readable copy can be made from a hash: any old one is
+ * dropped, and the copy is taken at the first login (adoptImportedPassword).
+ */
+export function importedHashColumns(d: EntityDescriptor, hash: string, now: number, mustChange: boolean): Row {
+  return {
+    password_hash: hash.startsWith('$2y$') ? `$2b$${hash.slice(4)}` : hash,
+    password_set_at: now,
+    password_must_change: mustChange,
+    password_hash_imported: true,
+    ...(hasReadableCopy(d) ? { password_enc: null } : {}),
+  };
+}
+
+/**
+ * At the first login with the right password, an imported hash gives way to
+ * one of the service's own (BCRYPT_COST) and the readable copy is taken where
+ * the entity keeps one and SECURITY_ENCRYPT_PASSWORDS is on. Only while the
+ * stored hash is still the one just checked: a password set meanwhile stays.
+ * Returns the row as it now is (the login goes on with the hash it holds).
+ */
+export async function adoptImportedPassword(app: FastifyInstance, d: EntityDescriptor, row: Row, password: string): Promise<Row> {
+  if (!row.password_hash_imported) return row;
+  const id = Number(row[d.idField]);
+  const adopted = { password_hash: await app.passwords.hash(password), password_hash_imported: false, ...encryptedColumns(app, d, id, { password }) };
+  const replaced = await app.repos.entities[d.name].replacePasswordHash(id, String(row.password_hash), adopted);
+  return replaced > 0 ? { ...row, ...adopted } : row;
 }
 
 /** Encrypted columns for a row whose id is known (the id is part of the binding). */

@@ -90,6 +90,15 @@ export function createEntityRepository(db: Database, changes: SessionChangesRepo
       return changing(id, trx, (t) => table(t).where(d.idField, id).update(patch));
     },
 
+    /**
+     * Password columns, only while the stored hash is still `expected` (a
+     * compare-and-set: a password set meanwhile is never overwritten). Not in
+     * the session change feed: the sessions' standing does not change.
+     */
+    async replacePasswordHash(id: number, expected: string, patch: Row, trx?: Knex.Transaction): Promise<number> {
+      return table(trx).where(d.idField, id).andWhere('password_hash', expected).update(patch);
+    },
+
     async delete(id: number, trx?: Knex.Transaction): Promise<number> {
       return changing(id, trx, (t) => table(t).where(d.idField, id).delete());
     },

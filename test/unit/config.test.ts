@@ -175,3 +175,15 @@ test('client timeouts: 30s for a request, 10s for its headers; under a second, o
   assert.throws(() => loadConfig({ REQUEST_TIMEOUT: '5s' }), /HEADERS_TIMEOUT must be at most REQUEST_TIMEOUT/);
   assert.equal(loadConfig({ REQUEST_TIMEOUT: '5s', HEADERS_TIMEOUT: '5s' }).REQUEST_TIMEOUT, 5_000);
 });
+
+test('ADMIN_SET_PASSWORD_MUST_CHANGE is on by default, takes true/false, and refuses anything else', () => {
+  assert.equal(loadConfig({}).ADMIN_SET_PASSWORD_MUST_CHANGE, true);
+  assert.equal(loadConfig({ ADMIN_SET_PASSWORD_MUST_CHANGE: 'false' }).ADMIN_SET_PASSWORD_MUST_CHANGE, false);
+  for (const bad of ['yes', 'off', 'sometimes']) {
+    assert.throws(
+      () => loadConfig({ ADMIN_SET_PASSWORD_MUST_CHANGE: bad }),
+      (err: unknown) => err instanceof ConfigError && /ADMIN_SET_PASSWORD_MUST_CHANGE/.test(err.message),
+      bad,
+    );
+  }
+});

@@ -1,6 +1,7 @@
 import { entityOfRealm } from '../../entities/descriptors.js';
 import type { IssuedSession } from '../../plugins/sessions.js';
 import { Fault } from '../../rpc/faults.js';
+import { notFound } from '../entity/shared.js';
 import { defineMethod } from '../../rpc/registry.js';
 import { actorOf } from '../shared/audit.js';
 import type { ParamsOf } from '../../rpc/generated/method-types.js';
@@ -17,14 +18,16 @@ export default defineMethod<Params, { status: 'authenticated' } & IssuedSession>
     const d = entityOfRealm(params.realm);
     if (!d) throw new Fault('Server.NotFound');
     const now = app.clock.now();
+    const repo = app.repos.entities[d.name];
     const issued = await app.db.knex.transaction(async (trx) => {
-      const row = await app.repos.entities[d.name].findById(params.id, trx);
-      if (!row) throw new Fault('Server.NotFound', `No ${d.name.replace(/_/g, ' ')} with ${d.idField} ${params.id}`);
+      const row = params.login === undefined ? await repo.findById(Number(params.id), trx) : await repo.findByLogin(params.login, trx);
+      if (!row) throw notFound(d, params.login === undefined ? `${d.idField} ${params.id}` : 'this login');
+      const principalId = Number(row[d.idField]);
       if (row.blocked) throw new Fault('Server.AccessControl.forbidden', 'the principal is blocked');
       // No password and no OTP: the admin's own session (and its permission) is the authentication.
       // Never restricted: an impersonated session cannot change the principal's password anyway.
       const created = await app.sessions.create(
-        { realm: params.realm, principalId: params.id, amr: ['imp'], impersonatedBy: session.principalId, ip: ctx.ip, userAgent: ctx.userAgent },
+        { realm: params.realm, principalId, amr: ['imp'], impersonatedBy: session.principalId, ip: ctx.ip, userAgent: ctx.userAgent },
         trx,
       );
       await app.repos.audit.record(
@@ -33,7 +36,7 @@ export default defineMethod<Params, { status: 'authenticated' } & IssuedSession>
           event: 'session.impersonate',
           realm: params.realm,
           entity: d.name,
-          entity_id: params.id,
+          entity_id: principalId,
           details: { impersonation_session_id: created.session_id },
         },
         now,

@@ -7,6 +7,7 @@ import type { Enrollment } from '../../domain/totp/enrollment.js';
 import { entityOfRealm, type EntityDescriptor } from '../../entities/descriptors.js';
 import type { Row } from '../../repositories/entities.js';
 import { sha256 } from '../../domain/crypto/hash.js';
+import { adoptImportedPassword } from '../../entities/passwords.js';
 import { Fault } from '../../rpc/faults.js';
 import { defineMethod, type CallContext } from '../../rpc/registry.js';
 import { actorOf } from '../shared/audit.js';
@@ -33,7 +34,7 @@ export default defineMethod<Params, Result>({
     // Counted by normalized login (cut to the column's width), so `ＲＯＯＴ` and `root` share one counter.
     const attempt = await guardAttempt(ctx, realm, [...loginKey(params.login)].slice(0, LOGIN_KEY_MAX).join(''));
     try {
-      const row = d ? await app.repos.entities[d.name].findByLogin(params.login) : undefined;
+      let row = d ? await app.repos.entities[d.name].findByLogin(params.login) : undefined;
       const hash = row?.password_hash;
       // Same answer and same bcrypt work whether the login exists or not.
       const passwordOk = typeof hash === 'string' ? await app.passwords.verify(params.password, hash) : await app.passwords.verifyNothing(params.password);
@@ -61,6 +62,8 @@ export default defineMethod<Params, Result>({
       }
       const descriptor = { ...d, realm: d.realm };
       const principalId = Number(row[d.idField]);
+      // The password is known right: an imported hash is replaced now (see entities/passwords.ts), and the row is as stored.
+      row = await adoptImportedPassword(app, d, row, params.password);
 
       const key = await app.repos.twoFactorKeys.find(realm, principalId);
       const needsOtp = key?.status === 'active' || (await requires2fa(app, realm, row));

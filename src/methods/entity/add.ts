@@ -4,7 +4,19 @@ import { entityModel, toColumns } from '../../entities/model.js';
 import { isUniqueViolation } from '../../repositories/entities.js';
 import { encryptedColumns } from '../../entities/passwords.js';
 import type { MethodDefinition, SessionCallContext } from '../../rpc/registry.js';
-import { adminSetPasswords, assertGrantable, audit, writeFaults, checkReferences, fieldNames, keyColumn, keyTaken, titleOf, type Params } from './shared.js';
+import {
+  adminSetPasswords,
+  assertGrantable,
+  audit,
+  writeFaults,
+  checkReferences,
+  fieldNames,
+  keyColumn,
+  keyTaken,
+  passwordDetails,
+  titleOf,
+  type Params,
+} from './shared.js';
 
 /** `<Service>/add_<entity>` → `{ i_<entity> }`. */
 export function addMethod(d: EntityDescriptor): MethodDefinition<Params, Record<string, number>> {
@@ -13,7 +25,7 @@ export function addMethod(d: EntityDescriptor): MethodDefinition<Params, Record<
   return {
     name: `${d.service}/add_${d.name}`,
     summary: `Create a ${titleOf(d)}.`,
-    description: `Returns its \`${d.idField}\`. Passwords must meet the password policy; a web password set here must be changed at the first login.`,
+    description: `Returns its \`${d.idField}\`. Passwords must meet the password policy; a web password set here must be changed at the first login unless \`password_must_change\` (default ADMIN_SET_PASSWORD_MUST_CHANGE) says otherwise. \`password_hash\` imports a bcrypt hash from another system instead (working at once unless \`password_must_change\` says otherwise).`,
     access: { kind: 'admin', permission: d.permission },
     params: schemas.params,
     result: schemas.result,
@@ -39,7 +51,7 @@ export function addMethod(d: EntityDescriptor): MethodDefinition<Params, Record<
         // The encrypted copies are bound to the row id, known only now.
         const sealed = encryptedColumns(app, d, id, params);
         if (Object.keys(sealed).length > 0) await repo.update(id, sealed, trx);
-        await audit(ctx, d, 'add', id, { fields: fieldNames(params, d) }, trx);
+        await audit(ctx, d, 'add', id, { fields: fieldNames(params, d), ...passwordDetails(secrets) }, trx);
         return { [d.idField]: id };
       });
     },

@@ -10,7 +10,7 @@ import { Fault, type FaultCode } from '../../rpc/faults.js';
 import type { AuthenticatedSession } from '../../plugins/sessions.js';
 import type { SessionCallContext } from '../../rpc/registry.js';
 import { actorOf } from '../shared/audit.js';
-import { assertAcceptable, policyFor, webPasswordColumns } from '../../entities/passwords.js';
+import { assertAcceptable, importedHashColumns, policyFor, webPasswordColumns } from '../../entities/passwords.js';
 
 export type Params = Record<string, unknown>;
 
@@ -113,21 +113,32 @@ export async function infos(app: FastifyInstance, d: EntityDescriptor, rows: Row
   return rows.map((row, i) => toInfo(model, row, { ...(effective.length ? { two_factor_auth_effective: effective[i] } : {}), ...extras[i] }));
 }
 
+/** Whether a call sets the principal's web password (typed, or an imported hash). */
+export const setsWebPassword = (params: Params): boolean => typeof params.password === 'string' || typeof params.password_hash === 'string';
+
 /**
  * Passwords an admin sets for a principal: every one is checked against the
  * policy that applies to it (class overrides included) before any hashing;
- * the web password is then hashed (outside any transaction: bcrypt is slow).
- * Set for someone else, it must be changed at their next login.
+ * the web password is then hashed (outside any transaction: bcrypt is slow),
+ * or an imported hash taken as it is. It must be changed at the next login
+ * as the call says (`password_must_change`), else when it was typed by an
+ * admin for someone else and ADMIN_SET_PASSWORD_MUST_CHANGE is on: then the
+ * admin knows it too. An admin's own password, or a hash imported from
+ * another system, is known only to its owner.
  */
 export async function adminSetPasswords(ctx: SessionCallContext, d: EntityDescriptor, target: Row, params: Params, selfId?: number): Promise<Row> {
   const { app } = ctx;
   const given = (['password', 'h323_password'] as const).filter((k) => typeof params[k] === 'string');
-  if (given.length === 0) return {};
-  const policy = await policyFor(app, d, target);
-  for (const k of given) assertAcceptable(policy, params[k] as string);
+  if (given.length > 0) {
+    const policy = await policyFor(app, d, target);
+    for (const k of given) assertAcceptable(policy, params[k] as string);
+  }
+  const now = app.clock.now();
+  const asked = typeof params.password_must_change === 'boolean' ? params.password_must_change : undefined;
+  if (typeof params.password_hash === 'string') return importedHashColumns(d, params.password_hash, now, asked ?? false);
   if (typeof params.password !== 'string') return {};
   const ownPassword = d.realm === ctx.session.realm && selfId === ctx.session.principalId;
-  return webPasswordColumns(app, params.password, app.clock.now(), !ownPassword);
+  return webPasswordColumns(app, params.password, now, asked ?? (!ownPassword && app.config.ADMIN_SET_PASSWORD_MUST_CHANGE));
 }
 
 /** An admin can grant only permissions it holds itself: `users.manage` is not a way to all the others. */
@@ -175,6 +186,12 @@ export async function audit(
     ctx.app.clock.now(),
     trx,
   );
+}
+
+/** What an audit row says of a web password a call set (never the password or hash itself). */
+export function passwordDetails(secrets: Row): Record<string, boolean> {
+  if (!('password_hash' in secrets)) return {};
+  return { password_must_change: Boolean(secrets.password_must_change), ...(secrets.password_hash_imported ? { password_hash_imported: true } : {}) };
 }
 
 /** Names of the fields a call set; secrets are named, never their values. */

@@ -19,6 +19,8 @@ import {
   keyColumn,
   keyTaken,
   loadById,
+  passwordDetails,
+  setsWebPassword,
   titleOf,
   type Params,
 } from './shared.js';
@@ -27,7 +29,7 @@ import {
 function protectRoot(row: Row, params: Params, ctx: SessionCallContext, id: number): void {
   if (!row.is_root) return;
   const self = ctx.session.realm === 'admin' && ctx.session.principalId === id;
-  if (!self && (params.password !== undefined || params.login !== undefined)) {
+  if (!self && (setsWebPassword(params) || params.login !== undefined)) {
     throw new Fault('Server.Conflict.protected', "Only the root admin can change root's login or password");
   }
   if (params.blocked === true) throw new Fault('Server.Conflict.protected', 'The root admin cannot be blocked');
@@ -62,7 +64,7 @@ async function changedKey(app: FastifyInstance, d: EntityDescriptor, row: Row, p
 async function endSessions(ctx: SessionCallContext, realm: string, id: number, params: Params, trx: Knex.Transaction): Promise<number> {
   const { app, session } = ctx;
   const now = app.clock.now();
-  const reason = params.blocked === true ? 'blocked' : typeof params.password === 'string' ? 'password_reset' : undefined;
+  const reason = params.blocked === true ? 'blocked' : setsWebPassword(params) ? 'password_reset' : undefined;
   // Only an admin setting its own password keeps the session it calls from; blocking itself keeps nothing.
   const own = reason === 'password_reset' && session.realm === realm && session.principalId === id;
   const ended = reason ? await app.repos.sessions.revokeAllOf(realm, id, now, reason, own ? session.sessionId : undefined, trx) : 0;
@@ -86,7 +88,7 @@ export function updateMethod(d: EntityDescriptor): MethodDefinition<Params, Reco
     name: `${d.service}/update_${d.name}`,
     summary: `Change a ${titleOf(d)}: only the fields given.`,
     description:
-      "A password set here by an admin must be changed at the next login, and it ends the principal's sessions (an admin setting its own keeps the session it calls from). Blocking a principal ends its sessions at once; unblocking does not bring them back. Either also voids the principal's pending `mfa_token`s and, for an admin, ends the sessions it opened as others, as does taking `sessions.impersonate` from it. An admin user can be changed only by an admin holding every permission it holds.",
+      "A password set here (`password`, or an imported `password_hash`) ends the principal's sessions (an admin setting its own keeps the session it calls from); one an admin types for someone else must be changed at the next login unless `password_must_change` (default ADMIN_SET_PASSWORD_MUST_CHANGE) says otherwise. Blocking a principal ends its sessions at once; unblocking does not bring them back. Either also voids the principal's pending `mfa_token`s and, for an admin, ends the sessions it opened as others, as does taking `sessions.impersonate` from it. An admin user can be changed only by an admin holding every permission it holds.",
     access: { kind: 'admin', permission: d.permission },
     params: schemas.params,
     result: schemas.result,
@@ -116,7 +118,8 @@ export function updateMethod(d: EntityDescriptor): MethodDefinition<Params, Reco
           throw err;
         }
         const revoked = d.realm ? await endSessions(ctx, d.realm, id, params, trx) : 0;
-        await audit(ctx, d, 'update', id, { fields: fieldNames(params, d), ...(revoked > 0 ? { sessions_revoked: revoked } : {}) }, trx);
+        const details = { fields: fieldNames(params, d), ...passwordDetails(secrets), ...(revoked > 0 ? { sessions_revoked: revoked } : {}) };
+        await audit(ctx, d, 'update', id, details, trx);
         return { [d.idField]: id };
       });
     },

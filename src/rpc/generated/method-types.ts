@@ -11,6 +11,22 @@ export type PasswordComplexityRules = {
   uppercase?: 'must' | 'can' | 'cannot';
   special?: 'must' | 'can' | 'cannot';
 } | null;
+export type Params4 = {
+  /**
+   * Realm of the principal.
+   */
+  realm: 'customer' | 'customer_individual' | 'account';
+  /**
+   * Its id in that realm: i_customer, i_customer_individual or i_account. Not together with `login`.
+   */
+  id?: number;
+  /**
+   * A login as typed to find a principal: compared after Unicode NFKC and lower-casing, so any case and compatibility form (fullwidth, ligatures) finds it.
+   */
+  login?: string;
+} & {
+  [k: string]: unknown;
+};
 export type Params9 = {
   mfa_token: string;
   /**
@@ -66,13 +82,21 @@ export interface MethodTypes {
        */
       two_factor_auth?: 'inherit' | 'enabled' | 'disabled';
       /**
-       * Web password (write-only): bcrypt hash for logins and, while SECURITY_ENCRYPT_PASSWORDS is on, an AES-256-GCM encrypted copy. The password policy applies; set by an admin, it must be changed at the next login.
+       * Web password (write-only): bcrypt hash for logins and, while SECURITY_ENCRYPT_PASSWORDS is on, an AES-256-GCM encrypted copy. The password policy applies; set by an admin for someone else, it must be changed at the next login unless `password_must_change` says otherwise (default: ADMIN_SET_PASSWORD_MUST_CHANGE).
        */
       password?: string;
       /**
        * Service (SIP) password (write-only here; always stored encrypted, the password policy applies).
        */
       h323_password?: string;
+      /**
+       * Instead of `password`: the principal's bcrypt hash from another system, kept as it is, so the principal logs in with its old password (write-only, never returned or logged). The password policy cannot be checked on a hash; the expiry clock starts now. At the first login with the right password the service replaces it with a hash of its own and, while SECURITY_ENCRYPT_PASSWORDS is on, takes the readable copy where the entity keeps one. Not together with `password`.
+       */
+      password_hash?: string;
+      /**
+       * Whether the password set in this call (`password` or `password_hash`) must be changed at the next login. Default: ADMIN_SET_PASSWORD_MUST_CHANGE (`true`) for a `password` set for someone else, `false` for an admin's own and for an imported hash. Refused without `password` or `password_hash`.
+       */
+      password_must_change?: boolean;
     };
     result: {
       i_account: number;
@@ -167,13 +191,21 @@ export interface MethodTypes {
        */
       two_factor_auth?: 'inherit' | 'enabled' | 'disabled';
       /**
-       * Web password (write-only): bcrypt hash for logins and, while SECURITY_ENCRYPT_PASSWORDS is on, an AES-256-GCM encrypted copy. The password policy applies; set by an admin, it must be changed at the next login.
+       * Web password (write-only): bcrypt hash for logins and, while SECURITY_ENCRYPT_PASSWORDS is on, an AES-256-GCM encrypted copy. The password policy applies; set by an admin for someone else, it must be changed at the next login unless `password_must_change` says otherwise (default: ADMIN_SET_PASSWORD_MUST_CHANGE).
        */
       password?: string;
       /**
        * Service (SIP) password (write-only here; always stored encrypted, the password policy applies).
        */
       h323_password?: string;
+      /**
+       * Instead of `password`: the principal's bcrypt hash from another system, kept as it is, so the principal logs in with its old password (write-only, never returned or logged). The password policy cannot be checked on a hash; the expiry clock starts now. At the first login with the right password the service replaces it with a hash of its own and, while SECURITY_ENCRYPT_PASSWORDS is on, takes the readable copy where the entity keeps one. Not together with `password`.
+       */
+      password_hash?: string;
+      /**
+       * Whether the password set in this call (`password` or `password_hash`) must be changed at the next login. Default: ADMIN_SET_PASSWORD_MUST_CHANGE (`true`) for a `password` set for someone else, `false` for an admin's own and for an imported hash. Refused without `password` or `password_hash`.
+       */
+      password_must_change?: boolean;
     };
     result: {
       i_account: number;
@@ -215,9 +247,17 @@ export interface MethodTypes {
        */
       two_factor_auth?: 'inherit' | 'enabled' | 'disabled';
       /**
-       * Web password (write-only): bcrypt hash for logins and, while SECURITY_ENCRYPT_PASSWORDS is on, an AES-256-GCM encrypted copy. The password policy applies; set by an admin, it must be changed at the next login.
+       * Web password (write-only): bcrypt hash for logins and, while SECURITY_ENCRYPT_PASSWORDS is on, an AES-256-GCM encrypted copy. The password policy applies; set by an admin for someone else, it must be changed at the next login unless `password_must_change` says otherwise (default: ADMIN_SET_PASSWORD_MUST_CHANGE).
        */
       password?: string;
+      /**
+       * Instead of `password`: the principal's bcrypt hash from another system, kept as it is, so the principal logs in with its old password (write-only, never returned or logged). The password policy cannot be checked on a hash; the expiry clock starts now. At the first login with the right password the service replaces it with a hash of its own and, while SECURITY_ENCRYPT_PASSWORDS is on, takes the readable copy where the entity keeps one. Not together with `password`.
+       */
+      password_hash?: string;
+      /**
+       * Whether the password set in this call (`password` or `password_hash`) must be changed at the next login. Default: ADMIN_SET_PASSWORD_MUST_CHANGE (`true`) for a `password` set for someone else, `false` for an admin's own and for an imported hash. Refused without `password` or `password_hash`.
+       */
+      password_must_change?: boolean;
     };
     result: {
       i_customer: number;
@@ -321,9 +361,17 @@ export interface MethodTypes {
        */
       two_factor_auth?: 'inherit' | 'enabled' | 'disabled';
       /**
-       * Web password (write-only): bcrypt hash for logins and, while SECURITY_ENCRYPT_PASSWORDS is on, an AES-256-GCM encrypted copy. The password policy applies; set by an admin, it must be changed at the next login.
+       * Web password (write-only): bcrypt hash for logins and, while SECURITY_ENCRYPT_PASSWORDS is on, an AES-256-GCM encrypted copy. The password policy applies; set by an admin for someone else, it must be changed at the next login unless `password_must_change` says otherwise (default: ADMIN_SET_PASSWORD_MUST_CHANGE).
        */
       password?: string;
+      /**
+       * Instead of `password`: the principal's bcrypt hash from another system, kept as it is, so the principal logs in with its old password (write-only, never returned or logged). The password policy cannot be checked on a hash; the expiry clock starts now. At the first login with the right password the service replaces it with a hash of its own and, while SECURITY_ENCRYPT_PASSWORDS is on, takes the readable copy where the entity keeps one. Not together with `password`.
+       */
+      password_hash?: string;
+      /**
+       * Whether the password set in this call (`password` or `password_hash`) must be changed at the next login. Default: ADMIN_SET_PASSWORD_MUST_CHANGE (`true`) for a `password` set for someone else, `false` for an admin's own and for an imported hash. Refused without `password` or `password_hash`.
+       */
+      password_must_change?: boolean;
     };
     result: {
       i_customer: number;
@@ -460,9 +508,17 @@ export interface MethodTypes {
        */
       two_factor_auth?: 'inherit' | 'enabled' | 'disabled';
       /**
-       * Web password (write-only): bcrypt hash for logins and, while SECURITY_ENCRYPT_PASSWORDS is on, an AES-256-GCM encrypted copy. The password policy applies; set by an admin, it must be changed at the next login.
+       * Web password (write-only): bcrypt hash for logins and, while SECURITY_ENCRYPT_PASSWORDS is on, an AES-256-GCM encrypted copy. The password policy applies; set by an admin for someone else, it must be changed at the next login unless `password_must_change` says otherwise (default: ADMIN_SET_PASSWORD_MUST_CHANGE).
        */
       password?: string;
+      /**
+       * Instead of `password`: the principal's bcrypt hash from another system, kept as it is, so the principal logs in with its old password (write-only, never returned or logged). The password policy cannot be checked on a hash; the expiry clock starts now. At the first login with the right password the service replaces it with a hash of its own and, while SECURITY_ENCRYPT_PASSWORDS is on, takes the readable copy where the entity keeps one. Not together with `password`.
+       */
+      password_hash?: string;
+      /**
+       * Whether the password set in this call (`password` or `password_hash`) must be changed at the next login. Default: ADMIN_SET_PASSWORD_MUST_CHANGE (`true`) for a `password` set for someone else, `false` for an admin's own and for an imported hash. Refused without `password` or `password_hash`.
+       */
+      password_must_change?: boolean;
     };
     result: {
       i_customer_individual: number;
@@ -557,9 +613,17 @@ export interface MethodTypes {
        */
       two_factor_auth?: 'inherit' | 'enabled' | 'disabled';
       /**
-       * Web password (write-only): bcrypt hash for logins and, while SECURITY_ENCRYPT_PASSWORDS is on, an AES-256-GCM encrypted copy. The password policy applies; set by an admin, it must be changed at the next login.
+       * Web password (write-only): bcrypt hash for logins and, while SECURITY_ENCRYPT_PASSWORDS is on, an AES-256-GCM encrypted copy. The password policy applies; set by an admin for someone else, it must be changed at the next login unless `password_must_change` says otherwise (default: ADMIN_SET_PASSWORD_MUST_CHANGE).
        */
       password?: string;
+      /**
+       * Instead of `password`: the principal's bcrypt hash from another system, kept as it is, so the principal logs in with its old password (write-only, never returned or logged). The password policy cannot be checked on a hash; the expiry clock starts now. At the first login with the right password the service replaces it with a hash of its own and, while SECURITY_ENCRYPT_PASSWORDS is on, takes the readable copy where the entity keeps one. Not together with `password`.
+       */
+      password_hash?: string;
+      /**
+       * Whether the password set in this call (`password` or `password_hash`) must be changed at the next login. Default: ADMIN_SET_PASSWORD_MUST_CHANGE (`true`) for a `password` set for someone else, `false` for an admin's own and for an imported hash. Refused without `password` or `password_hash`.
+       */
+      password_must_change?: boolean;
     };
     result: {
       i_customer_individual: number;
@@ -585,9 +649,17 @@ export interface MethodTypes {
       blocked?: boolean;
       two_factor_auth?: 'enabled' | 'disabled';
       /**
-       * Web password (write-only): bcrypt hash for logins and, while SECURITY_ENCRYPT_PASSWORDS is on, an AES-256-GCM encrypted copy. The password policy applies; set by an admin, it must be changed at the next login.
+       * Web password (write-only): bcrypt hash for logins and, while SECURITY_ENCRYPT_PASSWORDS is on, an AES-256-GCM encrypted copy. The password policy applies; set by an admin for someone else, it must be changed at the next login unless `password_must_change` says otherwise (default: ADMIN_SET_PASSWORD_MUST_CHANGE).
        */
       password?: string;
+      /**
+       * Instead of `password`: the principal's bcrypt hash from another system, kept as it is, so the principal logs in with its old password (write-only, never returned or logged). The password policy cannot be checked on a hash; the expiry clock starts now. At the first login with the right password the service replaces it with a hash of its own and, while SECURITY_ENCRYPT_PASSWORDS is on, takes the readable copy where the entity keeps one. Not together with `password`.
+       */
+      password_hash?: string;
+      /**
+       * Whether the password set in this call (`password` or `password_hash`) must be changed at the next login. Default: ADMIN_SET_PASSWORD_MUST_CHANGE (`true`) for a `password` set for someone else, `false` for an admin's own and for an imported hash. Refused without `password` or `password_hash`.
+       */
+      password_must_change?: boolean;
     };
     result: {
       i_representative: number;
@@ -671,9 +743,17 @@ export interface MethodTypes {
       blocked?: boolean;
       two_factor_auth?: 'enabled' | 'disabled';
       /**
-       * Web password (write-only): bcrypt hash for logins and, while SECURITY_ENCRYPT_PASSWORDS is on, an AES-256-GCM encrypted copy. The password policy applies; set by an admin, it must be changed at the next login.
+       * Web password (write-only): bcrypt hash for logins and, while SECURITY_ENCRYPT_PASSWORDS is on, an AES-256-GCM encrypted copy. The password policy applies; set by an admin for someone else, it must be changed at the next login unless `password_must_change` says otherwise (default: ADMIN_SET_PASSWORD_MUST_CHANGE).
        */
       password?: string;
+      /**
+       * Instead of `password`: the principal's bcrypt hash from another system, kept as it is, so the principal logs in with its old password (write-only, never returned or logged). The password policy cannot be checked on a hash; the expiry clock starts now. At the first login with the right password the service replaces it with a hash of its own and, while SECURITY_ENCRYPT_PASSWORDS is on, takes the readable copy where the entity keeps one. Not together with `password`.
+       */
+      password_hash?: string;
+      /**
+       * Whether the password set in this call (`password` or `password_hash`) must be changed at the next login. Default: ADMIN_SET_PASSWORD_MUST_CHANGE (`true`) for a `password` set for someone else, `false` for an admin's own and for an imported hash. Refused without `password` or `password_hash`.
+       */
+      password_must_change?: boolean;
     };
     result: {
       i_representative: number;
@@ -745,6 +825,8 @@ export interface MethodTypes {
   };
   'User/add_user': {
     params: {
+      [k: string]: unknown;
+    } & {
       /**
        * Login name: 1 to 64 characters; no spaces or separators of any kind, no control or format characters (bidi overrides, zero-width characters), no private-use, unassigned or invisible (default-ignorable) code points. Unique within its realm after Unicode NFKC and lower-casing (fullwidth `ＲＯＯＴ` is `root`); kept as typed for display.
        */
@@ -768,13 +850,21 @@ export interface MethodTypes {
       /**
        * A password as typed. Longer than 32 characters is refused by the password policy.
        */
-      password: string;
+      password?: string;
       /**
        * What this admin may do. `root` holds all and cannot lose any.
        */
       permissions?: (
         'users.manage' | 'customers.manage' | 'accounts.manage' | 'partners.manage' | 'passwords.read' | '2fa.reset' | 'sessions.impersonate' | 'audit.read'
       )[];
+      /**
+       * Instead of `password`: the principal's bcrypt hash from another system, kept as it is, so the principal logs in with its old password (write-only, never returned or logged). The password policy cannot be checked on a hash; the expiry clock starts now. At the first login with the right password the service replaces it with a hash of its own and, while SECURITY_ENCRYPT_PASSWORDS is on, takes the readable copy where the entity keeps one. Not together with `password`.
+       */
+      password_hash?: string;
+      /**
+       * Whether the password set in this call (`password` or `password_hash`) must be changed at the next login. Default: ADMIN_SET_PASSWORD_MUST_CHANGE (`true`) for a `password` set for someone else, `false` for an admin's own and for an imported hash. Refused without `password` or `password_hash`.
+       */
+      password_must_change?: boolean;
     };
     result: {
       i_user: number;
@@ -866,6 +956,14 @@ export interface MethodTypes {
       permissions?: (
         'users.manage' | 'customers.manage' | 'accounts.manage' | 'partners.manage' | 'passwords.read' | '2fa.reset' | 'sessions.impersonate' | 'audit.read'
       )[];
+      /**
+       * Instead of `password`: the principal's bcrypt hash from another system, kept as it is, so the principal logs in with its old password (write-only, never returned or logged). The password policy cannot be checked on a hash; the expiry clock starts now. At the first login with the right password the service replaces it with a hash of its own and, while SECURITY_ENCRYPT_PASSWORDS is on, takes the readable copy where the entity keeps one. Not together with `password`.
+       */
+      password_hash?: string;
+      /**
+       * Whether the password set in this call (`password` or `password_hash`) must be changed at the next login. Default: ADMIN_SET_PASSWORD_MUST_CHANGE (`true`) for a `password` set for someone else, `false` for an admin's own and for an imported hash. Refused without `password` or `password_hash`.
+       */
+      password_must_change?: boolean;
     };
     result: {
       i_user: number;
@@ -894,6 +992,14 @@ export interface MethodTypes {
        * A password as typed. Longer than 32 characters is refused by the password policy.
        */
       password?: string;
+      /**
+       * Instead of `password`: the principal's bcrypt hash from another system, kept as it is, so the principal logs in with its old password (write-only, never returned or logged). The password policy cannot be checked on a hash; the expiry clock starts now. At the first login with the right password the service replaces it with a hash of its own and, while SECURITY_ENCRYPT_PASSWORDS is on, takes the readable copy where the entity keeps one. Not together with `password`.
+       */
+      password_hash?: string;
+      /**
+       * Whether the password set in this call (`password` or `password_hash`) must be changed at the next login. Default: ADMIN_SET_PASSWORD_MUST_CHANGE (`true`) for a `password` set for someone else, `false` for an admin's own and for an imported hash. Refused without `password` or `password_hash`.
+       */
+      password_must_change?: boolean;
     };
     result: {
       i_vendor: number;
@@ -980,6 +1086,14 @@ export interface MethodTypes {
        * A password as typed. Longer than 32 characters is refused by the password policy.
        */
       password?: string;
+      /**
+       * Instead of `password`: the principal's bcrypt hash from another system, kept as it is, so the principal logs in with its old password (write-only, never returned or logged). The password policy cannot be checked on a hash; the expiry clock starts now. At the first login with the right password the service replaces it with a hash of its own and, while SECURITY_ENCRYPT_PASSWORDS is on, takes the readable copy where the entity keeps one. Not together with `password`.
+       */
+      password_hash?: string;
+      /**
+       * Whether the password set in this call (`password` or `password_hash`) must be changed at the next login. Default: ADMIN_SET_PASSWORD_MUST_CHANGE (`true`) for a `password` set for someone else, `false` for an admin's own and for an imported hash. Refused without `password` or `password_hash`.
+       */
+      password_must_change?: boolean;
     };
     result: {
       i_vendor: number;
@@ -1338,16 +1452,6 @@ export interface Session {
    * i_user of the admin who opened it on the principal's behalf (absent otherwise).
    */
   impersonated_by?: number;
-}
-export interface Params4 {
-  /**
-   * Realm of the principal.
-   */
-  realm: 'customer' | 'customer_individual' | 'account';
-  /**
-   * Its id in that realm: i_customer, i_customer_individual or i_account.
-   */
-  id: number;
 }
 /**
  * A full session: the caller is logged in.
