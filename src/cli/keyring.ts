@@ -13,7 +13,7 @@ export function registerKeyringCommands(program: Command): void {
     .option('--batch-size <n>', 'rows per batch', (v) => Number.parseInt(v, 10), 200)
     .action(async (opts: { batchSize: number }) => {
       const config = loadConfig();
-      const { knex } = createDatabase(config.DATABASE_URL);
+      const { knex } = createDatabase(config);
       try {
         const ring = await loadKeyring(keyringPath(config), knex, Date.now());
         console.log(`primary key: ${ring.primaryId}; keys in ring: ${ring.keyIds.join(', ')}`);

@@ -147,6 +147,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return raw as unknown as Config;
 }
 
-const POSITIVE_DURATIONS = ['ACCESS_TOKEN_TTL', 'SESSION_TTL', 'SESSION_IDLE_TTL', 'MFA_TOKEN_TTL', 'LOCKOUT_DURATION', 'LOCKOUT_MAX'];
-const TIMER_DURATIONS = ['SHUTDOWN_TIMEOUT', 'NOTIFY_POLL_INTERVAL'];
+const DATABASE_TIMEOUTS = ['DB_CONNECT_TIMEOUT', 'DB_ACQUIRE_TIMEOUT', 'DB_QUERY_TIMEOUT'];
+// A zero database timeout would fail every call (or mean "wait for ever", which is what they exist to prevent).
+const POSITIVE_DURATIONS = ['ACCESS_TOKEN_TTL', 'SESSION_TTL', 'SESSION_IDLE_TTL', 'MFA_TOKEN_TTL', 'LOCKOUT_DURATION', 'LOCKOUT_MAX', ...DATABASE_TIMEOUTS];
+const TIMER_DURATIONS = ['SHUTDOWN_TIMEOUT', 'NOTIFY_POLL_INTERVAL', ...DATABASE_TIMEOUTS];
 const MAX_TIMER_MS = 2 ** 31 - 1;
