@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { migrationSource } from '../../db/migrations/index.js';
 import type { Config } from '../config/schema.js';
-import { mysql2ClientWithStatementTimeout } from './knex-clients.js';
+import { ImmediateSqliteClient, mysql2ClientWithStatementTimeout } from './knex-clients.js';
 import { knexPointReader, mysqlPointReader, sqlitePointReader, type PointReader } from './point-reader.js';
 import { cachePreparedStatements } from './statements.js';
 import { knexWriter, sqliteWriter, type Writer } from './writer.js';
@@ -53,7 +53,7 @@ export function createDatabase(settings: DatabaseSettings, log?: DatabaseLog): D
     const filename = sqliteFile(url);
     if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true, mode: 0o700 });
     const knex = knexFactory({
-      client: 'better-sqlite3',
+      client: ImmediateSqliteClient,
       connection: { filename },
       useNullAsDefault: true,
       log: knexLog,

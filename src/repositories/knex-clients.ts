@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type { Knex } from 'knex';
 
 /**
- * knex's own dialect client, changed in one respect. knex takes a
+ * knex's own dialect clients, each changed in one respect. knex takes a
  * client class in place of a client name (`client: SomeClient`); its typings
  * do not declare the members overridden here, hence the narrow types.
  */
@@ -16,7 +16,39 @@ declare class DialectClient extends Knex.Client {
   _query(connection: unknown, query: CompiledQuery): Promise<unknown>;
 }
 type DialectClientClass = typeof DialectClient;
+declare class SqliteTransactionBase {
+  constructor(client: Knex.Client, ...rest: unknown[]);
+  query(connection: unknown, sql: string): Promise<unknown>;
+}
+
+const BetterSqlite3Client = require('knex/lib/dialects/better-sqlite3/index.js') as DialectClientClass;
+const SqliteTransaction = require('knex/lib/dialects/sqlite3/execution/sqlite-transaction.js') as typeof SqliteTransactionBase;
 const Mysql2Client = require('knex/lib/dialects/mysql2/index.js') as DialectClientClass;
+
+/**
+ * knex opens SQLite transactions with a deferred `BEGIN`: the write lock is
+ * taken at the first write. When another process has written the file since
+ * this transaction's first read, SQLite cannot upgrade its snapshot and fails
+ * at once with SQLITE_BUSY, without calling the busy handler
+ * (https://sqlite.org/lang_transaction.html, "Read transactions versus
+ * write transactions"; https://sqlite.org/wal.html, "Sometimes Queries Return
+ * SQLITE_BUSY In WAL Mode"). `BEGIN IMMEDIATE` takes the write lock up front,
+ * where a lock held by another process makes it wait (busy_timeout) instead.
+ * Every knex transaction here writes (the methods, the CLI commands, the
+ * migrations, with the outbox rows of their events), as the hot writer's
+ * transactions do (writer.ts).
+ */
+class ImmediateSqliteTransaction extends SqliteTransaction {
+  begin(connection: unknown): Promise<unknown> {
+    return this.query(connection, 'BEGIN IMMEDIATE;');
+  }
+}
+
+export class ImmediateSqliteClient extends BetterSqlite3Client {
+  override transaction(...args: unknown[]): Knex.Transaction {
+    return new ImmediateSqliteTransaction(this, ...args) as unknown as Knex.Transaction;
+  }
+}
 
 interface Mysql2Connection {
   destroy(): void;
