@@ -46,8 +46,9 @@ async function application(fastify: FastifyInstance, opts: AppOptions): Promise<
   });
 
   await fastify.register(configPlugin, { config: opts.config, clock: opts.clock });
-  await fastify.register(databasePlugin);
+  // Secrets first: a bad JWT key or keyring file stops the start before the database is touched.
   await fastify.register(secretsPlugin);
+  await fastify.register(databasePlugin);
   await fastify.register(keyringPlugin);
   await fastify.register(passwordsPlugin);
   await fastify.register(sessionsPlugin);
