@@ -121,7 +121,10 @@ export default fp(
 
     let keyring = checked.keyring;
     if (keyring === undefined) {
-      const created = generateOnce(checked.keyringFile, () => JSON.stringify({ primary: 'k1', keys: { k1: randomBytes(32).toString('base64url') } }, null, 2) + '\n');
+      const created = generateOnce(
+        checked.keyringFile,
+        () => JSON.stringify({ primary: 'k1', keys: { k1: randomBytes(32).toString('base64url') } }, null, 2) + '\n',
+      );
       if (created) app.log.warn({ path: checked.keyringFile }, 'generated a password-encryption keyring; production must set KEYRING_FILE');
       keyring = await readKeyringFile(checked.keyringFile);
     }

@@ -12,17 +12,15 @@ interface CompiledQuery {
   sql: string;
   options?: Record<string, unknown>;
 }
-declare class DialectClient extends Knex.Client {
+interface DialectClient extends Knex.Client {
   _query(connection: unknown, query: CompiledQuery): Promise<unknown>;
 }
-type DialectClientClass = typeof DialectClient;
-declare class SqliteTransactionBase {
-  constructor(client: Knex.Client, ...rest: unknown[]);
-  query(connection: unknown, sql: string): Promise<unknown>;
-}
+/** A knex dialect client class: what knex's `client` option takes. */
+type DialectClientClass = Omit<typeof Knex.Client, 'prototype'> & (new (config: Knex.Config) => DialectClient);
+type SqliteTransactionClass = new (client: Knex.Client, ...rest: unknown[]) => { query(connection: unknown, sql: string): Promise<unknown> };
 
 const BetterSqlite3Client = require('knex/lib/dialects/better-sqlite3/index.js') as DialectClientClass;
-const SqliteTransaction = require('knex/lib/dialects/sqlite3/execution/sqlite-transaction.js') as typeof SqliteTransactionBase;
+const SqliteTransaction = require('knex/lib/dialects/sqlite3/execution/sqlite-transaction.js') as SqliteTransactionClass;
 const Mysql2Client = require('knex/lib/dialects/mysql2/index.js') as DialectClientClass;
 
 /**

@@ -43,7 +43,9 @@ function assertUnavailable(what: string, answer: RestAnswer): void {
 /** Every write answered 200 is there exactly once, with exactly one audit row. */
 async function assertAcknowledgedWritesKept(t: TestApp, acknowledged: Map<string, number>): Promise<void> {
   const knex = t.app.db.knex;
-  const users = await knex('users').whereIn('login', [...acknowledged.keys()]).select('login', 'i_user');
+  const users = await knex('users')
+    .whereIn('login', [...acknowledged.keys()])
+    .select('login', 'i_user');
   assert.deepEqual(users.map((u) => String(u.login)).sort(), [...acknowledged.keys()].sort(), 'every acknowledged user exists, once');
   for (const [login, id] of acknowledged) {
     const audits = await knex('audit_log').where({ event: 'user.add', entity_id: id }).count({ n: '*' });
