@@ -103,6 +103,19 @@ test('lifetimes and locks cannot be 0; timer settings cannot exceed what a timer
   for (const key of ['SHUTDOWN_TIMEOUT', 'NOTIFY_POLL_INTERVAL']) {
     assert.throws(() => loadConfig({ [key]: '30d' }), new RegExp(`${key} must be at most 24d`), key);
   }
+  const databaseTimeouts = ['DB_CONNECT_TIMEOUT', 'DB_ACQUIRE_TIMEOUT', 'DB_QUERY_TIMEOUT'] as const;
+  for (const key of databaseTimeouts) {
+    // 0 would fail every call, or wait for ever: what these bounds exist to prevent.
+    assert.throws(() => loadConfig({ [key]: '0' }), new RegExp(`${key} must be longer than 0`), key);
+    assert.throws(() => loadConfig({ [key]: '30d' }), new RegExp(`${key} must be at most 24d`), key);
+    assert.equal(loadConfig({ [key]: '2s' })[key], 2000, key);
+  }
+  const defaults = loadConfig({});
+  assert.deepEqual(
+    databaseTimeouts.map((key) => defaults[key]),
+    [3000, 5000, 5000],
+    'a frozen database answers 503 within seconds by default',
+  );
   assert.equal(
     loadConfig({ WEB_PASSWORD_EXPIRE: '0', NOTIFY_POLL_INTERVAL: '0', SESSION_TTL: '90d' }).SESSION_TTL,
     90 * 86_400_000,
