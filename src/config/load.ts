@@ -30,6 +30,9 @@ export function parseSize(value: string): number | undefined {
 const ajv = new Ajv({ coerceTypes: true, useDefaults: true, allErrors: true, strict: false });
 ajv.addFormat('duration', { type: 'string', validate: (v: string) => parseDuration(v) !== undefined });
 ajv.addFormat('size', { type: 'string', validate: (v: string) => parseSize(v) !== undefined });
+// A server URL the driver cannot parse (e.g. a password with an unencoded space) would stop the
+// service only once it connects or sends; `sqlite:` paths are not URLs.
+ajv.addFormat('url', { type: 'string', validate: (v: string) => v.startsWith('sqlite:') || URL.canParse(v) });
 ajv.addFormat('complexity-rules', {
   type: 'string',
   validate: (v: string) => {
@@ -70,6 +73,7 @@ export function displayValue(key: string, value: unknown): string {
 const FORMAT_HINTS: Record<string, string> = {
   duration: '30s, 15m, 12h or 30d',
   size: '64kb or 1mb',
+  url: 'scheme://user:password@host:port, special characters in user and password percent-encoded',
   'complexity-rules': 'latin:must,digits:must,special:cannot',
 };
 

@@ -16,6 +16,7 @@ export const configSchema = {
     DATABASE_URL: {
       type: 'string',
       pattern: '^(sqlite:|mysql://|mariadb://)',
+      format: 'url',
       default: 'sqlite:./data/billing-auth.sqlite',
       description:
         '`sqlite:<file>` (embedded default; `sqlite::memory:` for a throw-away database) or `mysql://user:pass@host:3306/db` (MySQL 8, MariaDB 10.11).',
@@ -151,6 +152,7 @@ export const configSchema = {
     SMTP_URL: {
       type: 'string',
       pattern: '^smtps?://',
+      format: 'url',
       description: 'Mail server, e.g. `smtp://user:pass@host:587` (STARTTLS when offered) or `smtps://...:465`. Unset: notifications stay in the outbox.',
     },
     MAIL_FROM: { type: 'string', minLength: 3, default: 'billing-auth <no-reply@localhost>', description: 'Sender of notification mails.' },

@@ -96,6 +96,21 @@ test('a URL setting that fails validation is never echoed, wherever its password
   }
 });
 
+test('server URLs that cannot be parsed are refused at once, without showing them (as serve would fail on them later)', () => {
+  for (const [key, value] of [
+    ['SMTP_URL', 'smtp://user:S3cret@mail host:587'],
+    ['DATABASE_URL', 'mysql://billing:S3cret pass@[db:3306/x'],
+  ]) {
+    assert.throws(
+      () => loadConfig({ [key as string]: value }),
+      (err: Error) => err.message.includes(`${key} must match format "url"`) && !err.message.includes('S3cret'),
+      key,
+    );
+  }
+  assert.equal(loadConfig({ SMTP_URL: 'smtp://mail%20user:S3cret%20pass@host:587' }).SMTP_URL, 'smtp://mail%20user:S3cret%20pass@host:587');
+  assert.equal(loadConfig({ DATABASE_URL: 'sqlite::memory:' }).DATABASE_URL, 'sqlite::memory:');
+});
+
 test('lifetimes and locks cannot be 0; timer settings cannot exceed what a timer can wait', () => {
   for (const key of ['ACCESS_TOKEN_TTL', 'SESSION_TTL', 'SESSION_IDLE_TTL', 'MFA_TOKEN_TTL', 'LOCKOUT_DURATION', 'LOCKOUT_MAX']) {
     assert.throws(() => loadConfig({ [key]: '0' }), new RegExp(`${key} must be longer than 0`), key);
