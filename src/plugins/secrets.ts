@@ -114,10 +114,11 @@ export default fp(
       if (generateOnce(path, () => randomBytes(48).toString('base64url'))) {
         app.log.warn({ path }, 'generated a JWT signing key; production must set JWT_SECRET or JWT_SECRET_FILE');
       }
-      chmodSync(path, 0o600);
       // Another replica may have written it first: use theirs.
       jwtSecret = readJwtSecretFile(path);
     }
+    // The generated key stays readable by the service user only, whoever wrote it.
+    if (!config.JWT_SECRET && !config.JWT_SECRET_FILE) chmodSync(jwtSecretPath(config), 0o600);
 
     let keyring = checked.keyring;
     if (keyring === undefined) {
