@@ -53,8 +53,9 @@ async function application(fastify: FastifyInstance, opts: AppOptions): Promise<
   });
 
   await fastify.register(configPlugin, { config: opts.config, clock: opts.clock });
-  await fastify.register(databasePlugin);
+  // Secrets first: a bad JWT key or keyring file stops the start before the database is touched.
   await fastify.register(secretsPlugin);
+  await fastify.register(databasePlugin);
   await fastify.register(keyringPlugin);
   await fastify.register(passwordsPlugin);
   await fastify.register(sessionsPlugin);
@@ -89,6 +90,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     genReqId: () => randomUUID(),
     childLoggerFactory: lazyChildLogger,
     return503OnClosing: true,
+    // Start-up migrates (a batched rewrite of a large table takes as long as it takes) and hashes the
+    // bootstrap password at BCRYPT_COST: Fastify's 10 s plugin limit would stop a slow machine's start.
+    // Waits on the database are bounded by the DB_*_TIMEOUT settings instead.
+    pluginTimeout: 0,
   });
   // While shutting down, answers close their keep-alive connection so that
   // in-flight calls finish and the server can actually stop.

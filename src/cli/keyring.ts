@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { keyringPath } from '../plugins/secrets.js';
-import { loadKeyring } from '../plugins/keyring.js';
+import { deriveKeyring, readKeyringFile } from '../plugins/keyring.js';
 import { createDatabase } from '../repositories/connection.js';
 import { rotateAll } from '../repositories/encrypted-columns.js';
 
@@ -13,9 +13,11 @@ export function registerKeyringCommands(program: Command): void {
     .option('--batch-size <n>', 'rows per batch', (v) => Number.parseInt(v, 10), 200)
     .action(async (opts: { batchSize: number }) => {
       const config = loadConfig();
-      const { knex } = createDatabase(config.DATABASE_URL);
+      // A bad file is reported before the database is touched.
+      const file = await readKeyringFile(keyringPath(config));
+      const { knex } = createDatabase(config);
       try {
-        const ring = await loadKeyring(keyringPath(config), knex, Date.now());
+        const ring = await deriveKeyring(file, knex, Date.now());
         console.log(`primary key: ${ring.primaryId}; keys in ring: ${ring.keyIds.join(', ')}`);
         const reports = await rotateAll(knex, ring, opts.batchSize, (r) => console.log(`  ${r.table}.${r.column}: ${r.rotated} re-encrypted so far`));
         let problems = 0;

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
-import { createDatabase, migrateLatest } from '../repositories/connection.js';
+import { createDatabase } from '../repositories/connection.js';
 
 export function registerMigrateCommand(program: Command): void {
   program
@@ -8,12 +8,12 @@ export function registerMigrateCommand(program: Command): void {
     .description('bring the database schema up to date (the service also does this on start)')
     .action(async () => {
       const config = loadConfig();
-      const { knex } = createDatabase(config.DATABASE_URL);
+      const db = createDatabase(config);
       try {
-        const applied = await migrateLatest(knex);
+        const applied = await db.migrate();
         console.log(applied.length ? `applied: ${applied.join(', ')}` : 'already up to date');
       } finally {
-        await knex.destroy();
+        await db.knex.destroy();
       }
     });
 }

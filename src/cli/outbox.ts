@@ -12,7 +12,7 @@ export function registerOutboxCommands(program: Command): void {
     .option('--limit <n>', 'rows to show', (v) => Number.parseInt(v, 10), 50)
     .action(async (opts: { status?: NotificationStatus[]; limit: number }) => {
       const config = loadConfig();
-      const { knex } = createDatabase(config.DATABASE_URL);
+      const { knex } = createDatabase(config);
       try {
         const repo = createNotificationsRepository(knex);
         const rows = await repo.list(opts.status, opts.limit);

@@ -32,6 +32,9 @@ export function parseSize(value: string): number | undefined {
 const ajv = new Ajv({ coerceTypes: true, useDefaults: true, allErrors: true, strict: false });
 ajv.addFormat('duration', { type: 'string', validate: (v: string) => parseDuration(v) !== undefined });
 ajv.addFormat('size', { type: 'string', validate: (v: string) => parseSize(v) !== undefined });
+// A server URL the driver cannot parse (e.g. a password with an unencoded space) would stop the
+// service only once it connects or sends; `sqlite:` paths are not URLs.
+ajv.addFormat('url', { type: 'string', validate: (v: string) => v.startsWith('sqlite:') || URL.canParse(v) });
 ajv.addFormat('complexity-rules', {
   type: 'string',
   validate: (v: string) => {
@@ -75,6 +78,7 @@ export function displayValue(key: string, value: unknown): string {
 const FORMAT_HINTS: Record<string, string> = {
   duration: '30s, 15m, 12h or 30d',
   size: '64kb or 1mb',
+  url: 'scheme://user:password@host:port, special characters in user and password percent-encoded',
   'complexity-rules': 'latin:must,digits:must,special:cannot',
   'trust-proxy': 'false, 1, or 10.0.0.0/8,192.168.1.7',
   'proxy-address': '10.0.0.0/8, 192.168.1.7 or loopback',
@@ -160,7 +164,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return raw as unknown as Config;
 }
 
-const POSITIVE_DURATIONS = ['ACCESS_TOKEN_TTL', 'SESSION_TTL', 'SESSION_IDLE_TTL', 'MFA_TOKEN_TTL', 'LOCKOUT_DURATION', 'LOCKOUT_MAX'];
-const TIMER_DURATIONS = ['SHUTDOWN_TIMEOUT', 'NOTIFY_POLL_INTERVAL'];
+const DATABASE_TIMEOUTS = ['DB_CONNECT_TIMEOUT', 'DB_ACQUIRE_TIMEOUT', 'DB_QUERY_TIMEOUT'];
+// A zero database timeout would fail every call (or mean "wait for ever", which is what they exist to prevent).
+const POSITIVE_DURATIONS = ['ACCESS_TOKEN_TTL', 'SESSION_TTL', 'SESSION_IDLE_TTL', 'MFA_TOKEN_TTL', 'LOCKOUT_DURATION', 'LOCKOUT_MAX', ...DATABASE_TIMEOUTS];
+const TIMER_DURATIONS = ['SHUTDOWN_TIMEOUT', 'NOTIFY_POLL_INTERVAL', ...DATABASE_TIMEOUTS];
 const CLIENT_TIMEOUTS = ['REQUEST_TIMEOUT', 'HEADERS_TIMEOUT'];
 const MAX_TIMER_MS = 2 ** 31 - 1;

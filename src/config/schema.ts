@@ -18,9 +18,29 @@ export const configSchema = {
     DATABASE_URL: {
       type: 'string',
       pattern: '^(sqlite:|mysql://|mariadb://)',
+      format: 'url',
       default: 'sqlite:./data/billing-auth.sqlite',
       description:
         '`sqlite:<file>` (embedded default; `sqlite::memory:` for a throw-away database) or `mysql://user:pass@host:3306/db` (MySQL 8, MariaDB 10.11).',
+    },
+    DB_CONNECT_TIMEOUT: {
+      type: 'string',
+      format: 'duration',
+      default: '3s',
+      description: 'MySQL: longest wait for a new connection (TCP and handshake) before the call answers 503 `Server.Unavailable`.',
+    },
+    DB_ACQUIRE_TIMEOUT: {
+      type: 'string',
+      format: 'duration',
+      default: '5s',
+      description: "Longest wait for a free connection of the service's own pools (connecting included) before the call answers 503.",
+    },
+    DB_QUERY_TIMEOUT: {
+      type: 'string',
+      format: 'duration',
+      default: '5s',
+      description:
+        "Longest wait for one statement's answer before the call answers 503: on MySQL the connection is then closed and never reused (migrations are not bounded); on SQLite it bounds the wait for another process's write lock (busy timeout).",
     },
     DATA_DIR: {
       type: 'string',
@@ -172,6 +192,7 @@ export const configSchema = {
     SMTP_URL: {
       type: 'string',
       pattern: '^smtps?://',
+      format: 'url',
       description: 'Mail server, e.g. `smtp://user:pass@host:587` (STARTTLS when offered) or `smtps://...:465`. Unset: notifications stay in the outbox.',
     },
     MAIL_FROM: { type: 'string', minLength: 3, default: 'billing-auth <no-reply@localhost>', description: 'Sender of notification mails.' },
@@ -203,6 +224,12 @@ export interface Config {
   PORT: number;
   HOST: string;
   DATABASE_URL: string;
+  /** milliseconds */
+  DB_CONNECT_TIMEOUT: number;
+  /** milliseconds */
+  DB_ACQUIRE_TIMEOUT: number;
+  /** milliseconds */
+  DB_QUERY_TIMEOUT: number;
   DATA_DIR: string;
   CONFIG_FILE?: string;
   LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';

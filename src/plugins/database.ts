@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin';
 import { ENTITIES, type EntityName } from '../entities/descriptors.js';
 import { createAuditRepository, type AuditRepository } from '../repositories/audit.js';
-import { createDatabase, migrateLatest, type Database } from '../repositories/connection.js';
+import { createDatabase, type Database } from '../repositories/connection.js';
 import { createEntityRepository, type EntityRepository } from '../repositories/entities.js';
 import { createSessionsRepository, type SessionsRepository } from '../repositories/sessions.js';
 import { createSessionChangesRepository, type SessionChangesRepository } from '../repositories/session-changes.js';
@@ -39,12 +39,12 @@ declare module 'fastify' {
 /** Opens the database named by `DATABASE_URL`, brings its schema up to date and exposes the repositories. */
 export default fp(
   async (app) => {
-    const db = createDatabase(app.config.DATABASE_URL);
+    const db = createDatabase(app.config, app.log);
     app.addHook('onClose', async () => {
       await db.reads.close();
       await db.knex.destroy();
     });
-    const applied = await migrateLatest(db.knex);
+    const applied = await db.migrate();
     if (applied.length > 0) app.log.info({ migrations: applied }, 'database migrated');
     app.decorate('db', db);
     const sessionChanges = createSessionChangesRepository(db.knex, db.reads);

@@ -6,7 +6,7 @@ export default fp(
   async (app) => {
     app.get('/health/live', async () => ({ status: 'ok' }));
     app.get('/health/ready', async (_request, reply) => {
-      if (await isDatabaseReady(app.db.knex)) return { status: 'ok' };
+      if (await isDatabaseReady(app.db)) return { status: 'ok' };
       return reply.code(503).send({ status: 'unavailable', faultcode: 'Server.Unavailable', faultstring: 'The database does not answer' });
     });
   },

@@ -2,6 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { migrationSource } from '../../db/migrations/index.js';
+import type { Config } from '../config/schema.js';
+import { ImmediateSqliteClient, mysql2ClientWithStatementTimeout } from './knex-clients.js';
 import { knexPointReader, mysqlPointReader, sqlitePointReader, type PointReader } from './point-reader.js';
 import { cachePreparedStatements } from './statements.js';
 import { knexWriter, sqliteWriter, type Writer } from './writer.js';
@@ -15,7 +17,18 @@ export interface Database {
   reads: PointReader;
   /** Transactions of compiled statements for the hot write paths (see writer.ts). */
   writer: Writer;
+  /** Brings the schema up to date; returns the migrations applied. */
+  migrate(): Promise<string[]>;
 }
+
+/** Where knex's own warnings go (the service's log). */
+export interface DatabaseLog {
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** What opening a database takes from the configuration. */
+export type DatabaseSettings = Pick<Config, 'DATABASE_URL' | 'DB_CONNECT_TIMEOUT' | 'DB_ACQUIRE_TIMEOUT' | 'DB_QUERY_TIMEOUT'>;
 
 /** `sqlite:./data/x.sqlite`, `sqlite:/abs/x.sqlite`, `sqlite::memory:`. */
 function sqliteFile(url: string): string {
@@ -23,14 +36,28 @@ function sqliteFile(url: string): string {
   return path === ':memory:' ? path : resolve(path);
 }
 
-export function createDatabase(url: string): Database {
+/**
+ * Every wait on the database is bounded, so a database that stops answering
+ * (a frozen server, a network that drops packets) makes calls fail with 503
+ * within seconds instead of hanging them: connecting (DB_CONNECT_TIMEOUT),
+ * waiting for a pooled connection (DB_ACQUIRE_TIMEOUT), and each statement
+ * (DB_QUERY_TIMEOUT; on SQLite the wait for another process's lock).
+ */
+export function createDatabase(settings: DatabaseSettings, log?: DatabaseLog): Database {
+  const url = settings.DATABASE_URL;
+  // knex prints its warnings (each failed connection attempt, with a stack) on the console otherwise.
+  const knexLog = log && { warn: (message: string) => log.warn(message), error: (message: string) => log.error(message) };
+  // SQLite's busy timeout is a whole number of milliseconds.
+  const busyTimeout = Math.ceil(settings.DB_QUERY_TIMEOUT);
   if (url.startsWith('sqlite:')) {
     const filename = sqliteFile(url);
     if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true, mode: 0o700 });
     const knex = knexFactory({
-      client: 'better-sqlite3',
+      client: ImmediateSqliteClient,
       connection: { filename },
       useNullAsDefault: true,
+      log: knexLog,
+      acquireConnectionTimeout: settings.DB_ACQUIRE_TIMEOUT,
       pool: {
         min: 1,
         max: 1,
@@ -40,7 +67,7 @@ export function createDatabase(url: string): Database {
           // busy_timeout makes a concurrent writer wait instead of failing.
           if (filename !== ':memory:') conn.pragma('journal_mode = WAL');
           conn.pragma('foreign_keys = ON');
-          conn.pragma('busy_timeout = 5000');
+          conn.pragma(`busy_timeout = ${busyTimeout}`);
           conn.pragma('synchronous = NORMAL');
           done(null, conn);
         },
@@ -49,8 +76,9 @@ export function createDatabase(url: string): Database {
     return {
       knex,
       dialect: 'sqlite',
-      reads: filename === ':memory:' ? knexPointReader(knex) : sqlitePointReader(filename),
+      reads: filename === ':memory:' ? knexPointReader(knex) : sqlitePointReader(filename, busyTimeout),
       writer: sqliteWriter(knex),
+      migrate: () => migrateLatest(knex),
     };
   }
   const connection = {
@@ -63,14 +91,34 @@ export function createDatabase(url: string): Database {
     // Queries use the text protocol, never server-side prepared statements, yet mysql2 sizes each
     // connection's statement cache up front (16,000 slots by default: about 0.5 MB per connection).
     maxPreparedStatements: 16,
+    connectTimeout: settings.DB_CONNECT_TIMEOUT,
   };
-  const knex = knexFactory({
-    client: 'mysql2',
-    connection: connection as Knex.MySql2ConnectionConfig & { uri: string },
-    pool: { min: 0, max: 10 },
-    acquireConnectionTimeout: 10_000,
-  });
-  return { knex, dialect: 'mysql', reads: mysqlPointReader(connection, 10), writer: knexWriter(knex, 'mysql') };
+  const mysqlKnex = (statementTimeout: number | undefined) =>
+    knexFactory({
+      client: statementTimeout === undefined ? 'mysql2' : mysql2ClientWithStatementTimeout(statementTimeout),
+      connection: connection as Knex.MySql2ConnectionConfig & { uri: string },
+      pool: { min: 0, max: 10 },
+      log: knexLog,
+      acquireConnectionTimeout: settings.DB_ACQUIRE_TIMEOUT,
+    });
+  const knex = mysqlKnex(settings.DB_QUERY_TIMEOUT);
+  return {
+    knex,
+    dialect: 'mysql',
+    reads: mysqlPointReader(connection, 10, { acquire: settings.DB_ACQUIRE_TIMEOUT, query: settings.DB_QUERY_TIMEOUT }),
+    writer: knexWriter(knex, 'mysql'),
+    // Migrations get connections of their own with no statement timeout: MySQL cannot roll DDL
+    // back, so an ALTER of a big table cut off midway would leave the schema (and knex's
+    // migration lock) half done while the server goes on with it.
+    async migrate() {
+      const migrations = mysqlKnex(undefined);
+      try {
+        return await migrateLatest(migrations);
+      } finally {
+        await migrations.destroy();
+      }
+    },
+  };
 }
 
 /** COUNT(*) of a query, as a number on every engine (mysql2 may answer BIGINT counts as strings). */
@@ -79,14 +127,15 @@ export async function countRows(query: Knex.QueryBuilder): Promise<number> {
   return Number(row?.n ?? 0);
 }
 
-export async function migrateLatest(knex: Knex): Promise<string[]> {
+async function migrateLatest(knex: Knex): Promise<string[]> {
   const [, applied] = (await knex.migrate.latest({ migrationSource })) as [number, string[]];
   return applied;
 }
 
-export async function isDatabaseReady(knex: Knex): Promise<boolean> {
+/** Both ways the service reaches the database answer (each bounded by the timeouts above). */
+export async function isDatabaseReady(db: Database): Promise<boolean> {
   try {
-    await knex.raw('select 1');
+    await Promise.all([db.knex.raw('select 1'), db.reads.first('select 1', [])]);
     return true;
   } catch {
     return false;

@@ -1,6 +1,7 @@
 import BetterSqlite3 from 'better-sqlite3';
 import type { Knex } from 'knex';
-import { createPool, type Pool, type RowDataPacket } from 'mysql2/promise';
+import { createPool, type Pool, type PoolConnection, type RowDataPacket } from 'mysql2/promise';
+import { discardConnection, isStatementTimeout } from './knex-clients.js';
 import { cachePreparedStatements, compile, param, type Values } from './statements.js';
 import type { Transaction, Writer } from './writer.js';
 
@@ -30,13 +31,14 @@ export interface PointReader {
   close(): Promise<void>;
 }
 
-export function sqlitePointReader(filename: string): PointReader {
+/** `busyTimeout`: milliseconds a read waits while another connection holds a lock it must wait for. */
+export function sqlitePointReader(filename: string, busyTimeout: number): PointReader {
   let db: BetterSqlite3.Database | undefined;
   // Opened on first use, after the service's own connection has created the file and migrated it.
   const prepared = (sql: string): BetterSqlite3.Statement => {
     if (!db) {
       db = new BetterSqlite3(filename, { readonly: true, fileMustExist: true });
-      db.pragma('busy_timeout = 5000');
+      db.pragma(`busy_timeout = ${busyTimeout}`);
       cachePreparedStatements(db);
     }
     return db.prepare(sql);
@@ -58,16 +60,59 @@ export function sqlitePointReader(filename: string): PointReader {
   };
 }
 
-export function mysqlPointReader(options: { uri: string } & Record<string, unknown>, connectionLimit: number): PointReader {
+export interface PointReaderTimeouts {
+  /** Milliseconds to wait for a free (or new) connection of the pool. */
+  acquire: number;
+  /** Milliseconds to wait for one statement's answer; its connection is then discarded. */
+  query: number;
+}
+
+/**
+ * mysql2's pool waits for a free connection for ever, and hands a connection
+ * whose statement timed out straight back to the next caller, who then waits
+ * behind the old statement: connections are taken and given back here, with
+ * both waits bounded (see knex-clients.ts for why a timed-out one is discarded).
+ */
+export function mysqlPointReader(options: { uri: string } & Record<string, unknown>, connectionLimit: number, timeouts: PointReaderTimeouts): PointReader {
   let pool: Pool | undefined;
+  const acquire = (): Promise<PoolConnection> => {
+    pool ??= createPool({ ...options, connectionLimit, maxIdle: connectionLimit });
+    const pending = pool.getConnection();
+    return new Promise((resolve, reject) => {
+      let late = false;
+      const timer = setTimeout(() => {
+        late = true;
+        reject(Object.assign(new Error(`no database connection within ${timeouts.acquire} ms`), { code: 'ETIMEDOUT' }));
+      }, timeouts.acquire);
+      pending.then(
+        (conn) => {
+          clearTimeout(timer);
+          if (late) conn.release();
+          else resolve(conn);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
+  };
   return {
     async first<T>(sql: string, bindings: readonly unknown[]) {
       return (await this.all<T>(sql, bindings))[0];
     },
     async all<T>(sql: string, bindings: readonly unknown[]) {
-      pool ??= createPool({ ...options, connectionLimit, maxIdle: connectionLimit });
-      const [rows] = await pool.query<RowDataPacket[]>(sql, bindings as unknown[]);
-      return rows as T[];
+      const conn = await acquire();
+      try {
+        const [rows] = await conn.query<RowDataPacket[]>({ sql, values: bindings as unknown[], timeout: timeouts.query });
+        conn.release();
+        return rows as T[];
+      } catch (err) {
+        // A timed-out or broken connection never goes back to the pool.
+        if (isStatementTimeout(err) || (err as { fatal?: boolean }).fatal) discardConnection(conn.connection);
+        else conn.release();
+        throw err;
+      }
     },
     dataVersion: () => undefined,
     async close() {

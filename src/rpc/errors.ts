@@ -2,12 +2,19 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyReply } from 'fastify';
 import { Fault } from './faults.js';
 
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'PROTOCOL_CONNECTION_LOST', 'SQLITE_BUSY', 'ER_CON_COUNT_ERROR']);
+/**
+ * The database cannot be reached or did not answer in time: refused, dropped,
+ * connect/statement timeouts (PROTOCOL_SEQUENCE_TIMEOUT is mysql2's statement
+ * timeout), too many connections, and a SQLite file still locked by another
+ * process after the busy timeout (SQLITE_BUSY and its extended codes).
+ */
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_CON_COUNT_ERROR']);
 
 function isUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as NodeJS.ErrnoException).code;
-  return (code !== undefined && UNAVAILABLE_CODES.has(code)) || err.name === 'KnexTimeoutError';
+  if (code !== undefined && (UNAVAILABLE_CODES.has(code) || code.startsWith('SQLITE_BUSY'))) return true;
+  return err.name === 'KnexTimeoutError';
 }
 
 /**

@@ -1,3 +1,4 @@
+import { loadConfig } from '../../src/config/load.js';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import bcrypt from 'bcrypt';
@@ -121,7 +122,7 @@ describeEachDatabase('logins: look-alikes are the same login', (get) => {
 /** A database as it was before migration 007: every earlier migration applied. */
 async function databaseBefore007(target: 'sqlite' | 'mariadb') {
   const db = await createTestDatabase(target);
-  const database = createDatabase(db.url);
+  const database = createDatabase(loadConfig({}, { DATABASE_URL: db.url }));
   const { knex } = database;
   const names = await migrationSource.getMigrations([]);
   for (const name of names.slice(0, names.indexOf('007_login_normalization'))) {

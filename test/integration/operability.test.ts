@@ -27,7 +27,7 @@ for (const target of databaseTargets()) {
       const live = await t.app.inject({ method: 'GET', url: '/health/live' });
       assert.equal(live.statusCode, 200, 'the process itself is still alive');
     } finally {
-      await t.db.drop();
+      await t.close();
     }
   });
 

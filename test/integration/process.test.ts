@@ -1,3 +1,4 @@
+import { loadConfig } from '../../src/config/load.js';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
@@ -96,7 +97,7 @@ for (const target of databaseTargets()) {
       return { KEYRING_FILE: keyringOf(db) };
     };
     await withServer(target, settings, async (server, db) => {
-      const { knex } = createDatabase(db.url);
+      const { knex } = createDatabase(loadConfig({}, { DATABASE_URL: db.url }));
       try {
         const token = await loginRoot(server);
         // Which key sealed a new password's readable copy: the primary key of the ring in force.

@@ -96,6 +96,21 @@ test('a URL setting that fails validation is never echoed, wherever its password
   }
 });
 
+test('server URLs that cannot be parsed are refused at once, without showing them (as serve would fail on them later)', () => {
+  for (const [key, value] of [
+    ['SMTP_URL', 'smtp://user:S3cret@mail host:587'],
+    ['DATABASE_URL', 'mysql://billing:S3cret pass@[db:3306/x'],
+  ]) {
+    assert.throws(
+      () => loadConfig({ [key as string]: value }),
+      (err: Error) => err.message.includes(`${key} must match format "url"`) && !err.message.includes('S3cret'),
+      key,
+    );
+  }
+  assert.equal(loadConfig({ SMTP_URL: 'smtp://mail%20user:S3cret%20pass@host:587' }).SMTP_URL, 'smtp://mail%20user:S3cret%20pass@host:587');
+  assert.equal(loadConfig({ DATABASE_URL: 'sqlite::memory:' }).DATABASE_URL, 'sqlite::memory:');
+});
+
 test('lifetimes and locks cannot be 0; timer settings cannot exceed what a timer can wait', () => {
   for (const key of ['ACCESS_TOKEN_TTL', 'SESSION_TTL', 'SESSION_IDLE_TTL', 'MFA_TOKEN_TTL', 'LOCKOUT_DURATION', 'LOCKOUT_MAX']) {
     assert.throws(() => loadConfig({ [key]: '0' }), new RegExp(`${key} must be longer than 0`), key);
@@ -103,6 +118,19 @@ test('lifetimes and locks cannot be 0; timer settings cannot exceed what a timer
   for (const key of ['SHUTDOWN_TIMEOUT', 'NOTIFY_POLL_INTERVAL']) {
     assert.throws(() => loadConfig({ [key]: '30d' }), new RegExp(`${key} must be at most 24d`), key);
   }
+  const databaseTimeouts = ['DB_CONNECT_TIMEOUT', 'DB_ACQUIRE_TIMEOUT', 'DB_QUERY_TIMEOUT'] as const;
+  for (const key of databaseTimeouts) {
+    // 0 would fail every call, or wait for ever: what these bounds exist to prevent.
+    assert.throws(() => loadConfig({ [key]: '0' }), new RegExp(`${key} must be longer than 0`), key);
+    assert.throws(() => loadConfig({ [key]: '30d' }), new RegExp(`${key} must be at most 24d`), key);
+    assert.equal(loadConfig({ [key]: '2s' })[key], 2000, key);
+  }
+  const defaults = loadConfig({});
+  assert.deepEqual(
+    databaseTimeouts.map((key) => defaults[key]),
+    [3000, 5000, 5000],
+    'a frozen database answers 503 within seconds by default',
+  );
   assert.equal(
     loadConfig({ WEB_PASSWORD_EXPIRE: '0', NOTIFY_POLL_INTERVAL: '0', SESSION_TTL: '90d' }).SESSION_TTL,
     90 * 86_400_000,
