@@ -88,28 +88,52 @@ export async function guardAttempt(ctx: CallContext, realm: string, loginKey: st
 }
 
 /**
+ * Guessing a bearer secret that names no login (a password reset token):
+ * the per-IP rate window and the per-IP failure counter, as `guardAttempt`
+ * applies them to codes. There is no login to lock: a wrong token names none.
+ */
+export async function guardIpAttempt(ctx: CallContext): Promise<Attempt> {
+  const claimed = await waitingForSlots(() => ctx.app.db.writer.transaction((ex) => claimScopes(ctx, [ipScope(ctx)], ex)));
+  if (claimed instanceof Fault) throw claimed;
+  return claimed;
+}
+
+/**
+ * Counts one call in the client IP's window of RATE_LIMIT_LOGIN calls per
+ * minute, which every password and code check shares. Returns the refusal
+ * (not thrown, so that the caller commits the hit before throwing it).
+ */
+export async function hitLoginRate(ctx: CallContext, trx: Transaction): Promise<Fault | undefined> {
+  const now = ctx.app.clock.now();
+  const rate = await ctx.app.repos.rateWindows.hit(`login:${ctx.ip}`, RATE_WINDOW_MS, now, trx);
+  if (rate.hits <= ctx.app.config.RATE_LIMIT_LOGIN) return undefined;
+  return new Fault('Client.Request.rate_limited', undefined, { retry_after: retryAfterSeconds(rate.windowEnd, now) });
+}
+
+type Scope = [GuardScope, string, number];
+const ipScope = (ctx: CallContext): Scope => ['ip', ctx.ip, ctx.app.config.LOCKOUT_IP_THRESHOLD];
+
+/**
  * `guardAttempt` inside the caller's transaction. A refusal is returned, not
  * thrown, so that the caller commits the hit and the given-back slots before
  * throwing it. Slots held only by attempts in flight throw SlotsInFlight
  * instead: run the caller's transaction under `waitingForSlots`.
  */
 export async function claimAttempt(ctx: CallContext, realm: string, loginKey: string, trx: Transaction): Promise<Attempt | Fault> {
+  return claimScopes(ctx, [ipScope(ctx), ['login', `${realm}:${loginKey}`, ctx.app.config.LOCKOUT_THRESHOLD]], trx);
+}
+
+async function claimScopes(ctx: CallContext, scopes: Scope[], trx: Transaction): Promise<Attempt | Fault> {
   const { app } = ctx;
   const now = app.clock.now();
   const { config } = app;
   const guards = app.repos.loginGuards;
 
-  const rate = await app.repos.rateWindows.hit(`login:${ctx.ip}`, RATE_WINDOW_MS, now, trx);
-  if (rate.hits > config.RATE_LIMIT_LOGIN) {
-    return new Fault('Client.Request.rate_limited', undefined, { retry_after: retryAfterSeconds(rate.windowEnd, now) });
-  }
+  const limited = await hitLoginRate(ctx, trx);
+  if (limited) return limited;
 
   const lockMs = (n: number) => lockDuration(n, config.LOCKOUT_DURATION, config.LOCKOUT_MAX);
-  const scopes: Array<[GuardScope, string, number]> = [
-    ['ip', ctx.ip, config.LOCKOUT_IP_THRESHOLD],
-    ['login', `${realm}:${loginKey}`, config.LOCKOUT_THRESHOLD],
-  ];
-  const claimed: Array<[GuardScope, string, number]> = [];
+  const claimed: Scope[] = [];
   for (const [scope, key, threshold] of scopes) {
     const claim = await guards.claim(scope, key, threshold, now, trx);
     if (!claim.ok) {

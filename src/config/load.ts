@@ -5,6 +5,7 @@ import ms from 'ms';
 import { describeJsonError } from '../domain/crypto/keyring.js';
 import { newLoginProblem } from '../domain/login.js';
 import { parseComplexityRules } from '../domain/passwords/policy.js';
+import { resetUrlProblem } from '../domain/reset-link.js';
 import { configSchema, type Config, type ConfigKey } from './schema.js';
 import { isProxyAddress, parseTrustProxy } from './trust-proxy.js';
 
@@ -154,6 +155,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ...POSITIVE_DURATIONS.filter((key) => raw[key] === 0).map((key) => `${key} must be longer than 0`),
     // Node's timers take at most 2^31-1 ms and silently use 1 ms beyond it (a busy loop, or no grace at all).
     ...TIMER_DURATIONS.filter((key) => Number(raw[key]) > MAX_TIMER_MS).map((key) => `${key} must be at most 24d (a timer's limit)`),
+    // A reset token is a password for whoever reads the mail: it lives minutes, not days (OWASP Forgot Password Cheat Sheet).
+    ...DAY_AT_MOST.filter((key) => Number(raw[key]) > DAY_MS).map((key) => `${key} must be at most 24h`),
+    ...[raw.PASSWORD_RESET_URL === undefined ? undefined : resetUrlProblem(String(raw.PASSWORD_RESET_URL))]
+      .filter(Boolean)
+      .map((problem) => `PASSWORD_RESET_URL ${problem}`),
     ...[newLoginProblem(String(raw.BOOTSTRAP_ADMIN_LOGIN))].filter(Boolean).map((problem) => `BOOTSTRAP_ADMIN_LOGIN cannot be used: ${problem}`),
     // Below a second, ordinary clients on a slow link would be cut off.
     ...CLIENT_TIMEOUTS.filter((key) => Number(raw[key]) < 1000).map((key) => `${key} must be at least 1s`),
@@ -166,7 +172,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
 const DATABASE_TIMEOUTS = ['DB_CONNECT_TIMEOUT', 'DB_ACQUIRE_TIMEOUT', 'DB_QUERY_TIMEOUT'];
 // A zero database timeout would fail every call (or mean "wait for ever", which is what they exist to prevent).
-const POSITIVE_DURATIONS = ['ACCESS_TOKEN_TTL', 'SESSION_TTL', 'SESSION_IDLE_TTL', 'MFA_TOKEN_TTL', 'LOCKOUT_DURATION', 'LOCKOUT_MAX', ...DATABASE_TIMEOUTS];
+const POSITIVE_DURATIONS = [
+  'ACCESS_TOKEN_TTL',
+  'SESSION_TTL',
+  'SESSION_IDLE_TTL',
+  'MFA_TOKEN_TTL',
+  'LOCKOUT_DURATION',
+  'LOCKOUT_MAX',
+  'PASSWORD_RESET_TTL',
+  'PASSWORD_RESET_INTERVAL',
+  ...DATABASE_TIMEOUTS,
+];
+const DAY_AT_MOST = ['PASSWORD_RESET_TTL', 'PASSWORD_RESET_INTERVAL'];
+const DAY_MS = 86_400_000;
 const TIMER_DURATIONS = ['SHUTDOWN_TIMEOUT', 'NOTIFY_POLL_INTERVAL', ...DATABASE_TIMEOUTS];
 const CLIENT_TIMEOUTS = ['REQUEST_TIMEOUT', 'HEADERS_TIMEOUT'];
 const MAX_TIMER_MS = 2 ** 31 - 1;

@@ -187,7 +187,26 @@ export const configSchema = {
       minimum: 1,
       default: 20,
       description:
-        'Session/login, Session/verify_otp, Session/change_password and TwoFactor code checks per client IP per minute (shared by all replicas through the database).',
+        'Session/login, Session/verify_otp, Session/change_password, TwoFactor code checks, Session/request_password_reset and Session/reset_password per client IP per minute (shared by all replicas through the database).',
+    },
+    PASSWORD_RESET_TTL: {
+      type: 'string',
+      format: 'duration',
+      default: '30m',
+      description: 'How long the token mailed by Session/request_password_reset stays usable (at most 24h).',
+    },
+    PASSWORD_RESET_URL: {
+      type: 'string',
+      minLength: 1,
+      description:
+        'The portal page a reset mail links to, with `{{token}}` where the token goes, e.g. `https://portal.example/reset?token={{token}}` (`https://`, or `http://` on a loopback host only). Unset: the mail gives the token alone, for the user to paste into the portal.',
+    },
+    PASSWORD_RESET_INTERVAL: {
+      type: 'string',
+      format: 'duration',
+      default: '1m',
+      description:
+        'At most one reset mail per login per interval (at most 24h); further requests in it change nothing (the token already mailed stays valid) and get the same answer.',
     },
     SMTP_URL: {
       type: 'string',
@@ -275,6 +294,12 @@ export interface Config {
   LOCKOUT_MAX: number;
   LOCKOUT_IP_THRESHOLD: number;
   RATE_LIMIT_LOGIN: number;
+  /** milliseconds */
+  PASSWORD_RESET_TTL: number;
+  /** a URL holding `{{token}}` */
+  PASSWORD_RESET_URL?: string;
+  /** milliseconds */
+  PASSWORD_RESET_INTERVAL: number;
   SMTP_URL?: string;
   MAIL_FROM: string;
   NOTIFY_BRAND?: string;

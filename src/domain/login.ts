@@ -18,6 +18,13 @@ export const LOGIN_KEY_MAX = 64;
 export const keyLength = (key: string): number => [...key].length;
 
 /**
+ * What counters (lockout, rate limits) of a login as typed are kept under:
+ * its key, cut to the column's width, so `ＲＯＯＴ` and `root` share one
+ * counter, and a login too long to exist still has one.
+ */
+export const counterKey = (typed: string): string => [...loginKey(typed)].slice(0, LOGIN_KEY_MAX).join('');
+
+/**
  * What a new or changed login may not hold, in the login or its key (RFC 8264
  * section 9 disallows the same classes in identifiers): control and format
  * characters (bidi overrides and isolates, zero-width characters, the soft

@@ -7,6 +7,8 @@ import verifyOtp from './Session/verify_otp.js';
 import logout from './Session/logout.js';
 import ping from './Session/ping.js';
 import changePassword from './Session/change_password.js';
+import requestPasswordReset from './Session/request_password_reset.js';
+import resetPassword from './Session/reset_password.js';
 import getPasswordPolicy from './Session/get_password_policy.js';
 import refreshAccessToken from './Session/refresh_access_token.js';
 import getSessionList from './Session/get_session_list.js';
@@ -27,6 +29,8 @@ export function allMethods(): MethodDefinition<never, unknown>[] {
     logout,
     ping,
     changePassword,
+    requestPasswordReset,
+    resetPassword,
     getPasswordPolicy,
     refreshAccessToken,
     getSessionList,

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Knex } from 'knex';
+import { bindingFor } from '../domain/crypto/envelope.js';
 import type { Row } from '../repositories/entities.js';
 import type { NotificationKind } from './render.js';
 
@@ -11,17 +12,29 @@ export interface NotifyInput {
   row: Row;
   /** Facts for the template. Never pass a password, code, token or key. */
   data?: Record<string, unknown>;
+  /**
+   * Values for the template that are secrets (the link of a reset mail): kept
+   * sealed with the keyring, bound to the mail's row, opened only to render
+   * the mail, and erased once it is sent or given up.
+   */
+  secret?: Record<string, string>;
 }
+
+/** Where a principal's mails go; undefined when it has no usable email. */
+export const recipientOf = (row: Row): string | undefined => (typeof row.email === 'string' && row.email.includes('@') ? row.email : undefined);
+
+/** The binding of a mail's sealed secret: its row. */
+export const secretBinding = (id: number): string => bindingFor('notifications', 'secret_enc', id);
 
 /**
  * Puts a mail in the outbox, in the caller's transaction (the event and its
  * mail commit together). A principal without an email gets none.
  */
 export async function notify(app: FastifyInstance, input: NotifyInput, trx?: Knex.Transaction): Promise<void> {
-  const email = typeof input.row.email === 'string' && input.row.email.includes('@') ? input.row.email : undefined;
+  const email = recipientOf(input.row);
   if (!email) return;
   const now = app.clock.now();
-  await app.repos.notifications.enqueue(
+  const id = await app.repos.notifications.enqueue(
     {
       kind: input.kind,
       realm: input.realm,
@@ -32,6 +45,8 @@ export async function notify(app: FastifyInstance, input: NotifyInput, trx?: Kne
     now,
     trx,
   );
+  if (!input.secret) return;
+  await app.repos.notifications.sealSecret(id, app.keyring.current().encrypt(JSON.stringify(input.secret), secretBinding(id)), trx);
 }
 
 /**

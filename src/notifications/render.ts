@@ -10,6 +10,7 @@ export const NOTIFICATION_KINDS = [
   'two_factor_reset',
   'two_factor_disabled',
   'password_changed',
+  'password_reset',
   'account_locked',
   'recovery_codes_generated',
 ] as const;

@@ -15,6 +15,7 @@ import {
 import { createMfaChallengesRepository, type MfaChallengesRepository } from '../repositories/mfa-challenges.js';
 import { createRecoveryCodesRepository, type RecoveryCodesRepository } from '../repositories/recovery-codes.js';
 import { createNotificationsRepository, type NotificationsRepository } from '../repositories/notifications.js';
+import { createPasswordResetsRepository, type PasswordResetsRepository } from '../repositories/password-resets.js';
 
 export interface Repositories {
   entities: Record<EntityName, EntityRepository>;
@@ -27,6 +28,7 @@ export interface Repositories {
   loginGuards: LoginGuardsRepository;
   rateWindows: RateWindowsRepository;
   notifications: NotificationsRepository;
+  passwordResets: PasswordResetsRepository;
 }
 
 declare module 'fastify' {
@@ -49,9 +51,10 @@ export default fp(
     app.decorate('db', db);
     const sessionChanges = createSessionChangesRepository(db.knex, db.reads);
     const mfaChallenges = createMfaChallengesRepository(db);
+    const passwordResets = createPasswordResetsRepository(db.knex);
     app.decorate('repos', {
       entities: Object.fromEntries(ENTITIES.map((d) => [d.name, createEntityRepository(db, sessionChanges, d)])) as Record<EntityName, EntityRepository>,
-      sessions: createSessionsRepository(db, sessionChanges, mfaChallenges),
+      sessions: createSessionsRepository(db, sessionChanges, mfaChallenges, passwordResets),
       sessionChanges,
       audit: createAuditRepository(db),
       twoFactorKeys: createTwoFactorKeysRepository(db),
@@ -60,6 +63,7 @@ export default fp(
       loginGuards: createLoginGuardsRepository(db),
       rateWindows: createRateWindowsRepository(db),
       notifications: createNotificationsRepository(db.knex),
+      passwordResets,
     });
   },
   { name: 'database', dependencies: ['config'] },

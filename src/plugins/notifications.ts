@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import fp from 'fastify-plugin';
 import nodemailer, { type Transporter } from 'nodemailer';
+import { secretBinding } from '../notifications/notify.js';
 import { renderMail } from '../notifications/render.js';
 import type { NotificationRow } from '../repositories/notifications.js';
 import { retryingDeadlocks } from '../repositories/writer.js';
@@ -53,7 +54,8 @@ export default fp(
         return false;
       }
       try {
-        const mail = renderMail(row.kind, { ...(JSON.parse(row.data) as Record<string, unknown>), brand });
+        const secret = row.secret_enc ? (JSON.parse(app.keyring.current().decrypt(row.secret_enc, secretBinding(row.id))) as Record<string, string>) : {};
+        const mail = renderMail(row.kind, { ...(JSON.parse(row.data) as Record<string, unknown>), ...secret, brand });
         await transport?.sendMail({ from: config.MAIL_FROM, to: row.recipient, subject: mail.subject, text: mail.text, html: mail.html });
       } catch (err) {
         const retryAt = attempts >= config.NOTIFY_MAX_ATTEMPTS ? undefined : app.clock.now() + retryDelay(attempts);
@@ -119,5 +121,5 @@ export default fp(
       });
     }
   },
-  { name: 'notifications', dependencies: ['config', 'database'] },
+  { name: 'notifications', dependencies: ['config', 'database', 'keyring'] },
 );

@@ -32,6 +32,8 @@ export const ENCRYPTED_COLUMNS: EncryptedColumn[] = [
     keyColumns: ['realm', 'principal_id'],
     rowId: (r) => twoFactorRowId(String(r.realm), Number(r.principal_id)),
   },
+  // Reset links of mails still waiting to be sent (see notifications/notify.ts).
+  { table: 'notifications', column: 'secret_enc', keyColumns: ['id'], rowId: (r) => Number(r.id) },
 ];
 
 export interface ColumnReport {

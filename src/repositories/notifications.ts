@@ -19,6 +19,8 @@ export interface NotificationRow {
   logged_at: number | null;
   created_at: number;
   sent_at: number | null;
+  /** Secret values for the template (a reset link), sealed and bound to this row (see notify); null once sent or given up. */
+  secret_enc: string | null;
 }
 
 export type NewNotification = Pick<NotificationRow, 'kind' | 'realm' | 'principal_id' | 'recipient'> & { data: Record<string, unknown> };
@@ -29,8 +31,14 @@ export function createNotificationsRepository(knex: Knex) {
   const throttles = (trx?: Knex.Transaction) => (trx ?? knex)('notification_throttles');
   return {
     /** Pass the transaction of the event: no mail for a change that rolled back, no event without its mail. */
-    async enqueue(n: NewNotification, now: number, trx?: Knex.Transaction): Promise<void> {
-      await table(trx).insert({ ...n, data: JSON.stringify(n.data), status: 'pending', attempts: 0, next_attempt_at: now, created_at: now });
+    async enqueue(n: NewNotification, now: number, trx?: Knex.Transaction): Promise<number> {
+      const [id] = await table(trx).insert({ ...n, data: JSON.stringify(n.data), status: 'pending', attempts: 0, next_attempt_at: now, created_at: now });
+      return Number(id);
+    },
+
+    /** The sealed secret of a row just enqueued (sealing binds it to the row's id, known only now). */
+    async sealSecret(id: number, secretEnc: string, trx?: Knex.Transaction): Promise<void> {
+      await table(trx).where({ id }).update({ secret_enc: secretEnc });
     },
 
     /**
@@ -82,7 +90,8 @@ export function createNotificationsRepository(knex: Knex) {
 
     /** False when the row is no longer this worker's (its lease was taken over). */
     async markSent(id: number, worker: string, now: number): Promise<boolean> {
-      return (await table().where({ id, claimed_by: worker }).update({ status: 'sent', sent_at: now, claimed_until: null })) === 1;
+      // The secret has done its work: nothing keeps it, not even sealed.
+      return (await table().where({ id, claimed_by: worker }).update({ status: 'sent', sent_at: now, claimed_until: null, secret_enc: null })) === 1;
     },
 
     /** False when the row is no longer this worker's (its lease was taken over). */
@@ -95,6 +104,8 @@ export function createNotificationsRepository(knex: Knex) {
           last_error: error.slice(0, 500),
           next_attempt_at: nextAttemptAt ?? 0,
           claimed_until: null,
+          // Given up: its secret will never be needed.
+          ...(nextAttemptAt === undefined ? { secret_enc: null } : {}),
         });
       return n === 1;
     },

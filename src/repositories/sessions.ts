@@ -5,6 +5,7 @@ import { compile, param } from './statements.js';
 import type { Transaction } from './writer.js';
 import type { SessionChange, SessionChangesRepository } from './session-changes.js';
 import type { MfaChallengesRepository } from './mfa-challenges.js';
+import type { PasswordResetsRepository } from './password-resets.js';
 
 export interface SessionRow {
   id: string;
@@ -89,7 +90,12 @@ const NEW_SESSION_COLUMNS = [
   'expires_at',
 ] as const satisfies ReadonlyArray<keyof NewSession>;
 
-export function createSessionsRepository(db: Database, changes: SessionChangesRepository, challenges: MfaChallengesRepository) {
+export function createSessionsRepository(
+  db: Database,
+  changes: SessionChangesRepository,
+  challenges: MfaChallengesRepository,
+  resets: PasswordResetsRepository,
+) {
   const { knex, writer } = db;
   const table = (trx?: Knex.Transaction) => (trx ?? knex)<SessionRow>('sessions');
   const oneSession = (id: string): SessionChange => ({ session_id: id, realm: null, principal_id: null });
@@ -236,12 +242,15 @@ export function createSessionsRepository(db: Database, changes: SessionChangesRe
      *   sessions cannot be outlived by a code phished later (a verify_otp
      *   racing this either finds its token gone, or committed its session
      *   before the token was deleted, and that session is then revoked here);
+     * - its unused password reset token (OWASP Forgot Password Cheat Sheet:
+     *   a reset link must not outlive a password change or a block);
      * - for an admin, the sessions it opened as others (impersonation).
      *
      * Runs in the event's transaction. Returns the sessions ended.
      */
     async revokeAllOf(realm: string, principalId: number, now: number, reason: string, exceptId: string | undefined, trx: Knex.Transaction): Promise<number> {
       await challenges.removeFor(realm, principalId, trx);
+      await resets.removeUnusedFor(realm, principalId, trx);
       const own = await changes.recording(trx, allOf(realm, principalId), (t) => {
         const q = table(t).where({ realm, principal_id: principalId }).whereNull('revoked_at');
         if (exceptId) q.andWhereNot({ id: exceptId });
@@ -253,6 +262,7 @@ export function createSessionsRepository(db: Database, changes: SessionChangesRe
     /** The principal is gone: its sessions go with it, as revokeAllOf ends them (the rows are deleted, not kept revoked). */
     async deleteAllOf(realm: string, principalId: number, now: number, trx: Knex.Transaction): Promise<number> {
       await challenges.removeFor(realm, principalId, trx);
+      await resets.removeAllFor(realm, principalId, trx);
       const own = await changes.recording(trx, allOf(realm, principalId), (t) => table(t).where({ realm, principal_id: principalId }).delete());
       return realm === 'admin' ? own + (await revokeImpersonationsBy(principalId, now, 'deleted', trx)) : own;
     },

@@ -68,6 +68,11 @@ export const FAULTS = {
     message: 'The password does not meet the password policy',
   },
   'Server.Password.wrong_old_password': { http: 403, rpc: -32003, message: 'The current password is not correct' },
+  'Server.Password.reset_token_invalid': {
+    http: 401,
+    rpc: -32001,
+    message: 'The password reset token is expired, already used or unknown; request a new one',
+  },
 
   // Availability.
   'Client.Request.rate_limited': { http: 429, rpc: -32029, message: 'Too many requests; try again later' },

@@ -215,3 +215,39 @@ test('ADMIN_SET_PASSWORD_MUST_CHANGE is on by default, takes true/false, and ref
     );
   }
 });
+
+test('password reset settings: a link the token can safely travel in, and lifetimes of minutes, not days', () => {
+  const defaults = loadConfig({});
+  assert.equal(defaults.PASSWORD_RESET_TTL, 30 * 60_000);
+  assert.equal(defaults.PASSWORD_RESET_INTERVAL, 60_000);
+  assert.equal(defaults.PASSWORD_RESET_URL, undefined, 'unset: the mail gives the token alone');
+  for (const good of [
+    'https://portal.example/reset?token={{token}}',
+    'https://portal.example/reset#{{token}}',
+    'https://portal.example/reset/{{token}}?lang=en',
+    'http://localhost:8080/reset?token={{token}}',
+    'http://127.0.0.1/reset?token={{token}}',
+  ]) {
+    assert.equal(loadConfig({ PASSWORD_RESET_URL: good }).PASSWORD_RESET_URL, good);
+  }
+  for (const [bad, problem] of [
+    ['https://portal.example/reset', /exactly once/],
+    ['https://portal.example/{{token}}/{{token}}', /exactly once/],
+    ['portal.example/reset?token={{token}}', /not an absolute URL/],
+    ['https://{{token}}.portal.example/reset', /path, query or fragment/],
+    ['https://user:pass@portal.example/reset?token={{token}}', /user name or password/],
+    ['http://portal.example/reset?token={{token}}', /https/],
+    ['ftp://portal.example/reset?token={{token}}', /https/],
+  ] as const) {
+    assert.throws(
+      () => loadConfig({ PASSWORD_RESET_URL: bad }),
+      (err: unknown) => err instanceof ConfigError && new RegExp(`PASSWORD_RESET_URL .*${problem.source}`).test(err.message),
+      bad,
+    );
+  }
+  for (const key of ['PASSWORD_RESET_TTL', 'PASSWORD_RESET_INTERVAL']) {
+    assert.throws(() => loadConfig({ [key]: '0' }), new RegExp(`${key} must be longer than 0`));
+    assert.throws(() => loadConfig({ [key]: '25h' }), new RegExp(`${key} must be at most 24h`));
+    assert.equal(loadConfig({ [key]: '24h' })[key as 'PASSWORD_RESET_TTL'], 86_400_000);
+  }
+});

@@ -1,6 +1,6 @@
 import { completeLogin, issueChallenge, type LoginResult } from '../../auth/complete-login.js';
 import { guardAttempt } from '../../auth/guard.js';
-import { LOGIN_KEY_MAX, loginKey } from '../../domain/login.js';
+import { counterKey } from '../../domain/login.js';
 import { retryingTransaction } from '../../repositories/writer.js';
 import { requires2fa, startEnrollment } from '../../auth/two-factor.js';
 import type { Enrollment } from '../../domain/totp/enrollment.js';
@@ -32,7 +32,7 @@ export default defineMethod<Params, Result>({
     const d = entityOfRealm(realm);
     // Claimed before the password is looked at: a locked login is refused whatever the password.
     // Counted by normalized login (cut to the column's width), so `ＲＯＯＴ` and `root` share one counter.
-    const attempt = await guardAttempt(ctx, realm, [...loginKey(params.login)].slice(0, LOGIN_KEY_MAX).join(''));
+    const attempt = await guardAttempt(ctx, realm, counterKey(params.login));
     try {
       let row = d ? await app.repos.entities[d.name].findByLogin(params.login) : undefined;
       const hash = row?.password_hash;

@@ -27,7 +27,7 @@ export type Params4 = {
 } & {
   [k: string]: unknown;
 };
-export type Params9 = {
+export type Params11 = {
   mfa_token: string;
   /**
    * The 6-digit code from the authenticator app.
@@ -795,33 +795,41 @@ export interface MethodTypes {
     params: Params7;
     result: Authenticated | PasswordChangeRequired;
   };
-  'Session/revoke_session': {
+  'Session/request_password_reset': {
     params: Params8;
     result: Success;
   };
-  'Session/verify_otp': {
+  'Session/reset_password': {
     params: Params9;
+    result: Result7;
+  };
+  'Session/revoke_session': {
+    params: Params10;
+    result: Success;
+  };
+  'Session/verify_otp': {
+    params: Params11;
     result: Authenticated1 | PasswordChangeRequired1;
   };
   'TwoFactor/confirm_enrollment': {
-    params: Params10;
-    result: Result7;
+    params: Params12;
+    result: Result8;
   };
   'TwoFactor/disable': {
-    params: Params11;
+    params: Params13;
     result: Success;
   };
   'TwoFactor/get_status': {
     params: Empty;
-    result: Result8;
+    result: Result9;
   };
   'TwoFactor/regenerate_recovery_codes': {
-    params: Params12;
-    result: Result9;
+    params: Params14;
+    result: Result10;
   };
   'TwoFactor/start_enrollment': {
     params: Empty;
-    result: Result10;
+    result: Result11;
   };
   'User/add_user': {
     params: {
@@ -1605,10 +1613,41 @@ export interface Params7 {
   refresh_token: string;
 }
 export interface Params8 {
-  session_id: string;
+  /**
+   * Where a principal logs in. A login is unique within its realm, regardless of case and compatibility forms (see `login`).
+   */
+  realm: 'admin' | 'customer' | 'customer_individual' | 'account' | 'representative' | 'vendor';
+  /**
+   * A login as typed to find a principal: compared after Unicode NFKC and lower-casing, so any case and compatibility form (fullwidth, ligatures) finds it.
+   */
+  login: string;
 }
 export interface Success {
   success: 1;
+}
+export interface Params9 {
+  /**
+   * The token from the reset mail (the `token` of its link).
+   */
+  token: string;
+  /**
+   * A password as typed. Longer than 32 characters is refused by the password policy.
+   */
+  new_password: string;
+}
+export interface Result7 {
+  success: 1;
+  /**
+   * When the new password expires (null: never).
+   */
+  password_expires_at: string | null;
+  /**
+   * How many sessions of the principal were ended.
+   */
+  sessions_ended: number;
+}
+export interface Params10 {
+  session_id: string;
 }
 export interface Authenticated1 {
   status: 'authenticated';
@@ -1646,13 +1685,13 @@ export interface PasswordChangeRequired1 {
   recovery_codes?: RecoveryCodes;
   recovery_codes_left?: number;
 }
-export interface Params10 {
+export interface Params12 {
   /**
    * The 6-digit code the authenticator app shows now.
    */
   otp: string;
 }
-export interface Result7 {
+export interface Result8 {
   enrolled: true;
   /**
    * Single-use codes for when the authenticator is lost; only their hashes are kept, so they are shown only this once.
@@ -1662,13 +1701,13 @@ export interface Result7 {
    */
   recovery_codes: [string, string, string, string, string, string, string, string, string, string];
 }
-export interface Params11 {
+export interface Params13 {
   /**
    * The 6-digit code the authenticator app shows now.
    */
   otp: string;
 }
-export interface Result8 {
+export interface Result9 {
   /**
    * An active TOTP key exists: logins ask for a code.
    */
@@ -1686,13 +1725,13 @@ export interface Result8 {
    */
   recovery_codes_left: number;
 }
-export interface Params12 {
+export interface Params14 {
   /**
    * The 6-digit code the authenticator app shows now.
    */
   otp: string;
 }
-export interface Result9 {
+export interface Result10 {
   /**
    * Single-use codes for when the authenticator is lost; shown only this once.
    *
@@ -1701,7 +1740,7 @@ export interface Result9 {
    */
   recovery_codes: [string, string, string, string, string, string, string, string, string, string];
 }
-export interface Result10 {
+export interface Result11 {
   enrollment: {
     /**
      * The base32 shared secret, for manual entry.
