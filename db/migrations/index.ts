@@ -8,6 +8,7 @@ import * as m006 from './006_session_changes.js';
 import * as m007 from './007_login_normalization.js';
 import * as m008 from './008_login_guard_in_flight.js';
 import * as m009 from './009_sessions_by_impersonator.js';
+import * as m011 from './011_portal_clients.js';
 
 /**
  * The ordered migration set. Listing modules (instead of letting knex scan a
@@ -24,6 +25,7 @@ const migrations: Record<string, Knex.Migration> = {
   '007_login_normalization': m007,
   '008_login_guard_in_flight': m008,
   '009_sessions_by_impersonator': m009,
+  '011_portal_clients': m011,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -150,6 +150,14 @@ export const configSchema = {
       description:
         'Session/login, Session/verify_otp, Session/change_password and TwoFactor code checks per client IP per minute (shared by all replicas through the database).',
     },
+    PORTAL_RATE_LIMIT: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 1_000_000,
+      default: 1200,
+      description:
+        'Password and code checks per portal client per minute, over all the end-user IPs it names (shared by all replicas through the database); each end-user IP still counts towards RATE_LIMIT_LOGIN.',
+    },
     SMTP_URL: {
       type: 'string',
       pattern: '^smtps?://',
@@ -224,6 +232,7 @@ export interface Config {
   LOCKOUT_MAX: number;
   LOCKOUT_IP_THRESHOLD: number;
   RATE_LIMIT_LOGIN: number;
+  PORTAL_RATE_LIMIT: number;
   SMTP_URL?: string;
   MAIL_FROM: string;
   NOTIFY_BRAND?: string;

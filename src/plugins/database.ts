@@ -15,6 +15,7 @@ import {
 import { createMfaChallengesRepository, type MfaChallengesRepository } from '../repositories/mfa-challenges.js';
 import { createRecoveryCodesRepository, type RecoveryCodesRepository } from '../repositories/recovery-codes.js';
 import { createNotificationsRepository, type NotificationsRepository } from '../repositories/notifications.js';
+import { createPortalClientsRepository, type PortalClientsRepository } from '../repositories/portal-clients.js';
 
 export interface Repositories {
   entities: Record<EntityName, EntityRepository>;
@@ -27,6 +28,7 @@ export interface Repositories {
   loginGuards: LoginGuardsRepository;
   rateWindows: RateWindowsRepository;
   notifications: NotificationsRepository;
+  portalClients: PortalClientsRepository;
 }
 
 declare module 'fastify' {
@@ -60,6 +62,7 @@ export default fp(
       loginGuards: createLoginGuardsRepository(db),
       rateWindows: createRateWindowsRepository(db),
       notifications: createNotificationsRepository(db.knex),
+      portalClients: createPortalClientsRepository(db),
     });
   },
   { name: 'database', dependencies: ['config'] },

@@ -11,7 +11,7 @@ export type PasswordComplexityRules = {
   uppercase?: 'must' | 'can' | 'cannot';
   special?: 'must' | 'can' | 'cannot';
 } | null;
-export type Params9 = {
+export type Params12 = {
   mfa_token: string;
   /**
    * The 6-digit code from the authenticator app.
@@ -35,7 +35,15 @@ export type RecoveryCodes = [string, string, string, string, string, string, str
  * What this admin may do. `root` holds all and cannot lose any.
  */
 export type Permissions = (
-  'users.manage' | 'customers.manage' | 'accounts.manage' | 'partners.manage' | 'passwords.read' | '2fa.reset' | 'sessions.impersonate' | 'audit.read'
+  | 'users.manage'
+  | 'customers.manage'
+  | 'accounts.manage'
+  | 'partners.manage'
+  | 'passwords.read'
+  | '2fa.reset'
+  | 'sessions.impersonate'
+  | 'audit.read'
+  | 'portal_clients.manage'
 )[];
 
 export interface MethodTypes {
@@ -565,6 +573,18 @@ export interface MethodTypes {
       i_customer_individual: number;
     };
   };
+  'PortalClient/add_portal_client': {
+    params: Params1;
+    result: Result1;
+  };
+  'PortalClient/get_portal_client_list': {
+    params: Params2;
+    result: Result2;
+  };
+  'PortalClient/revoke_portal_client': {
+    params: Params3;
+    result: Success;
+  };
   'Representative/add_representative': {
     params: {
       /**
@@ -681,67 +701,67 @@ export interface MethodTypes {
   };
   'rpc.discover': {
     params: Empty;
-    result: Result1;
-  };
-  'Session/change_password': {
-    params: Params1;
-    result: Result2;
-  };
-  'Session/get_password_policy': {
-    params: Params2;
     result: Result3;
   };
-  'Session/get_session_list': {
-    params: Params3;
+  'Session/change_password': {
+    params: Params4;
     result: Result4;
   };
+  'Session/get_password_policy': {
+    params: Params5;
+    result: Result5;
+  };
+  'Session/get_session_list': {
+    params: Params6;
+    result: Result6;
+  };
   'Session/impersonate': {
-    params: Params4;
+    params: Params7;
     result: Authenticated;
   };
   'Session/login': {
-    params: Params5;
+    params: Params8;
     result: Authenticated | PasswordChangeRequired | OtpRequired | OtpEnrollmentRequired;
   };
   'Session/logout': {
-    params: Params6;
-    result: Result5;
+    params: Params9;
+    result: Result7;
   };
   'Session/ping': {
     params: Empty;
-    result: Result6;
+    result: Result8;
   };
   'Session/refresh_access_token': {
-    params: Params7;
+    params: Params10;
     result: Authenticated | PasswordChangeRequired;
   };
   'Session/revoke_session': {
-    params: Params8;
+    params: Params11;
     result: Success;
   };
   'Session/verify_otp': {
-    params: Params9;
+    params: Params12;
     result: Authenticated1 | PasswordChangeRequired1;
   };
   'TwoFactor/confirm_enrollment': {
-    params: Params10;
-    result: Result7;
+    params: Params13;
+    result: Result9;
   };
   'TwoFactor/disable': {
-    params: Params11;
+    params: Params14;
     result: Success;
   };
   'TwoFactor/get_status': {
     params: Empty;
-    result: Result8;
+    result: Result10;
   };
   'TwoFactor/regenerate_recovery_codes': {
-    params: Params12;
-    result: Result9;
+    params: Params15;
+    result: Result11;
   };
   'TwoFactor/start_enrollment': {
     params: Empty;
-    result: Result10;
+    result: Result12;
   };
   'User/add_user': {
     params: {
@@ -773,7 +793,15 @@ export interface MethodTypes {
        * What this admin may do. `root` holds all and cannot lose any.
        */
       permissions?: (
-        'users.manage' | 'customers.manage' | 'accounts.manage' | 'partners.manage' | 'passwords.read' | '2fa.reset' | 'sessions.impersonate' | 'audit.read'
+        | 'users.manage'
+        | 'customers.manage'
+        | 'accounts.manage'
+        | 'partners.manage'
+        | 'passwords.read'
+        | '2fa.reset'
+        | 'sessions.impersonate'
+        | 'audit.read'
+        | 'portal_clients.manage'
       )[];
     };
     result: {
@@ -864,7 +892,15 @@ export interface MethodTypes {
        * What this admin may do. `root` holds all and cannot lose any.
        */
       permissions?: (
-        'users.manage' | 'customers.manage' | 'accounts.manage' | 'partners.manage' | 'passwords.read' | '2fa.reset' | 'sessions.impersonate' | 'audit.read'
+        | 'users.manage'
+        | 'customers.manage'
+        | 'accounts.manage'
+        | 'partners.manage'
+        | 'passwords.read'
+        | '2fa.reset'
+        | 'sessions.impersonate'
+        | 'audit.read'
+        | 'portal_clients.manage'
       )[];
     };
     result: {
@@ -1078,7 +1114,18 @@ export interface Event {
   realm: string | null;
   entity: string | null;
   entity_id: number | null;
+  /**
+   * Client IP of the call: the end user's when a portal client named it in `X-End-User-IP`.
+   */
   ip: string | null;
+  /**
+   * The portal client whose credential (`X-Portal-Client`) the call carried; null otherwise.
+   */
+  portal_client_id: string | null;
+  /**
+   * An `X-End-User-IP` the call sent without a portal client credential: ignored (`ip` is the caller's own address). At most 64 characters of it.
+   */
+  end_user_ip_ignored: string | null;
   details: {};
 }
 export interface Info1 {
@@ -1196,6 +1243,67 @@ export interface Info3 {
    */
   password?: string | null;
 }
+export interface Params1 {
+  /**
+   * What the portal is, for people reading the list and the audit log (no control characters).
+   */
+  name: string;
+}
+export interface Result1 {
+  /**
+   * The portal client's public id: the part of `X-Portal-Client` before the colon.
+   */
+  portal_client_id: string;
+  /**
+   * 256 random bits, base64url: the part of `X-Portal-Client` after the colon. Shown once; a lost secret means a new client (and revoking this one).
+   */
+  secret: string;
+}
+export interface Params2 {
+  /**
+   * Also list revoked portal clients.
+   */
+  include_revoked?: boolean;
+  /**
+   * Page size.
+   */
+  limit?: number;
+  /**
+   * Rows to skip.
+   */
+  offset?: number;
+}
+export interface Result2 {
+  portal_client_list: PortalClient[];
+  /**
+   * Portal clients in all (the list is paged by `limit` and `offset`).
+   */
+  total: number;
+}
+export interface PortalClient {
+  /**
+   * The portal client's public id: the part of `X-Portal-Client` before the colon.
+   */
+  portal_client_id: string;
+  name: string;
+  /**
+   * An instant in UTC, ISO 8601.
+   */
+  created_at: string;
+  /**
+   * When it was revoked; null while it is live.
+   */
+  revoked_at: string | null;
+}
+export interface Params3 {
+  /**
+   * The portal client's public id: the part of `X-Portal-Client` before the colon.
+   */
+  portal_client_id: string;
+}
+export interface Success {
+  success: 1;
+}
 export interface Info4 {
   i_representative: number;
   /**
@@ -1233,12 +1341,12 @@ export interface Info4 {
   password?: string | null;
 }
 export interface Empty {}
-export interface Result1 {
+export interface Result3 {
   openrpc: string;
   info: {};
   methods: unknown[];
 }
-export interface Params1 {
+export interface Params4 {
   /**
    * A password as typed. Longer than 32 characters is refused by the password policy.
    */
@@ -1248,7 +1356,7 @@ export interface Params1 {
    */
   new_password: string;
 }
-export interface Result2 {
+export interface Result4 {
   success: 1;
   /**
    * When the new password expires (null: never).
@@ -1259,7 +1367,7 @@ export interface Result2 {
    */
   sessions_ended: number;
 }
-export interface Params2 {
+export interface Params5 {
   /**
    * Where a principal logs in. A login is unique within its realm, regardless of case and compatibility forms (see `login`).
    */
@@ -1269,7 +1377,7 @@ export interface Params2 {
    */
   login?: string;
 }
-export interface Result3 {
+export interface Result5 {
   min_length: number;
   max_length: 32;
   /**
@@ -1287,7 +1395,7 @@ export interface Result3 {
    */
   expires_after_days: number | null;
 }
-export interface Params3 {
+export interface Params6 {
   /**
    * Page size.
    */
@@ -1297,7 +1405,7 @@ export interface Params3 {
    */
   offset?: number;
 }
-export interface Result4 {
+export interface Result6 {
   session_list: Session[];
   /**
    * Live sessions in all (the list is paged by `limit` and `offset`).
@@ -1339,7 +1447,7 @@ export interface Session {
    */
   impersonated_by?: number;
 }
-export interface Params4 {
+export interface Params7 {
   /**
    * Realm of the principal.
    */
@@ -1372,7 +1480,7 @@ export interface Authenticated {
   session_expires_at: string;
   session_id: string;
 }
-export interface Params5 {
+export interface Params8 {
   /**
    * A login as typed to find a principal: compared after Unicode NFKC and lower-casing, so any case and compatibility form (fullwidth, ligatures) finds it.
    */
@@ -1457,17 +1565,17 @@ export interface Enrollment {
    */
   qr_code_svg: string;
 }
-export interface Params6 {
+export interface Params9 {
   /**
    * End all of the principal's sessions, not only this one, and void its pending `mfa_token`s (for an admin, also the sessions it opened as others).
    */
   all?: boolean;
 }
-export interface Result5 {
+export interface Result7 {
   success: 1;
   sessions_ended: number;
 }
-export interface Result6 {
+export interface Result8 {
   /**
    * Id of the principal in its realm (i_user, i_customer, i_account, ...).
    */
@@ -1494,17 +1602,14 @@ export interface Result6 {
    */
   impersonated_by?: number;
 }
-export interface Params7 {
+export interface Params10 {
   /**
    * The refresh token of the last login or refresh.
    */
   refresh_token: string;
 }
-export interface Params8 {
+export interface Params11 {
   session_id: string;
-}
-export interface Success {
-  success: 1;
 }
 export interface Authenticated1 {
   status: 'authenticated';
@@ -1542,13 +1647,13 @@ export interface PasswordChangeRequired1 {
   recovery_codes?: RecoveryCodes;
   recovery_codes_left?: number;
 }
-export interface Params10 {
+export interface Params13 {
   /**
    * The 6-digit code the authenticator app shows now.
    */
   otp: string;
 }
-export interface Result7 {
+export interface Result9 {
   enrolled: true;
   /**
    * Single-use codes for when the authenticator is lost; only their hashes are kept, so they are shown only this once.
@@ -1558,13 +1663,13 @@ export interface Result7 {
    */
   recovery_codes: [string, string, string, string, string, string, string, string, string, string];
 }
-export interface Params11 {
+export interface Params14 {
   /**
    * The 6-digit code the authenticator app shows now.
    */
   otp: string;
 }
-export interface Result8 {
+export interface Result10 {
   /**
    * An active TOTP key exists: logins ask for a code.
    */
@@ -1582,13 +1687,13 @@ export interface Result8 {
    */
   recovery_codes_left: number;
 }
-export interface Params12 {
+export interface Params15 {
   /**
    * The 6-digit code the authenticator app shows now.
    */
   otp: string;
 }
-export interface Result9 {
+export interface Result11 {
   /**
    * Single-use codes for when the authenticator is lost; shown only this once.
    *
@@ -1597,7 +1702,7 @@ export interface Result9 {
    */
   recovery_codes: [string, string, string, string, string, string, string, string, string, string];
 }
-export interface Result10 {
+export interface Result12 {
   enrollment: {
     /**
      * The base32 shared secret, for manual entry.
