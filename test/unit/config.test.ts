@@ -163,3 +163,11 @@ test('TRUST_PROXY takes false, a hop count or proxy addresses; nothing else', ()
     assert.throws(() => loadConfig({ CONFIG_FILE: file }), /TRUST_PROXY/, JSON.stringify(bad));
   }
 });
+
+test('PORTAL_RATE_LIMIT is a positive whole number of checks per minute', () => {
+  assert.equal(loadConfig({}).PORTAL_RATE_LIMIT, 1200);
+  assert.equal(loadConfig({ PORTAL_RATE_LIMIT: '5000' }).PORTAL_RATE_LIMIT, 5000);
+  for (const bad of ['0', '-1', '1.5', 'many', '2000000']) {
+    assert.throws(() => loadConfig({ PORTAL_RATE_LIMIT: bad }), /PORTAL_RATE_LIMIT/, bad);
+  }
+});
