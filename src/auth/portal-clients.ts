@@ -2,13 +2,10 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { sha256 } from '../domain/crypto/hash.js';
 import { randomToken } from '../domain/crypto/random.js';
-import type { AuditEvent } from '../repositories/audit.js';
+import type { AuditActor } from '../repositories/audit.js';
 import type { PortalClientListing } from '../repositories/portal-clients.js';
 import { retryingTransaction } from '../repositories/writer.js';
 import { Fault } from '../rpc/faults.js';
-
-/** Who creates or revokes a portal client, for its audit row: an admin session's actor, or the console's. */
-export type PortalClientActor = Pick<AuditEvent, 'actor_realm' | 'actor_id' | 'session_id' | 'ip' | 'portal_client_id' | 'end_user_ip_ignored'>;
 
 /** `pc_` and 16 lower-case hex digits: public, like an OAuth client_id. */
 const ID_PATTERN = /^pc_[0-9a-f]{16}$/;
@@ -45,7 +42,7 @@ export async function authenticatePortalClient(app: FastifyInstance, header: str
  * stored as its SHA-256 (a fast hash suffices for a random secret of that
  * size). The client and its audit row commit together.
  */
-export async function addPortalClient(app: FastifyInstance, name: string, actor: PortalClientActor): Promise<{ portal_client_id: string; secret: string }> {
+export async function addPortalClient(app: FastifyInstance, name: string, actor: AuditActor): Promise<{ portal_client_id: string; secret: string }> {
   const id = `pc_${randomBytes(8).toString('hex')}`;
   const secret = randomToken(32);
   const now = app.clock.now();
@@ -65,7 +62,7 @@ export async function addPortalClient(app: FastifyInstance, name: string, actor:
  * refuses its credential (nothing caches it). Undefined when there is no live
  * client with that id (unknown or already revoked); then nothing is written.
  */
-export async function revokePortalClient(app: FastifyInstance, id: string, actor: PortalClientActor): Promise<PortalClientListing | undefined> {
+export async function revokePortalClient(app: FastifyInstance, id: string, actor: AuditActor): Promise<PortalClientListing | undefined> {
   const now = app.clock.now();
   return retryingTransaction(app.db.knex, async (trx) => {
     const revoked = await app.repos.portalClients.revoke(id, now, trx);

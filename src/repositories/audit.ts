@@ -20,6 +20,12 @@ export interface AuditEvent {
   details?: Record<string, unknown>;
 }
 
+/** Where a call came from, as an audit row records it. */
+export type AuditOrigin = Pick<AuditEvent, 'ip' | 'portal_client_id' | 'end_user_ip_ignored'>;
+
+/** Who acted and from where. */
+export type AuditActor = Pick<AuditEvent, 'actor_realm' | 'actor_id' | 'session_id'> & AuditOrigin;
+
 export interface AuditRow extends Omit<AuditEvent, 'details' | 'portal_client_id' | 'end_user_ip_ignored'> {
   i_event: number;
   portal_client_id: string | null;

@@ -313,9 +313,17 @@ describeEachDatabase(
       const t = get();
       const portal = await newPortalClient(t, root, 'RPC portal');
       const login = await rpcVia(t, 'Session/login', rootLogin, { portal: portal.credential, endUserIp: '2001:db8::42' });
-      const token = String(login.result?.access_token);
       const success = await lastEvent(t, root, 'login.success');
       assert.deepEqual([success.ip, success.portal_client_id], ['2001:db8::42', portal.id]);
+      // A refresh token presented again is theft: the audit row says through which portal and for which address.
+      const refresh = { refresh_token: String(login.result?.refresh_token) };
+      assert.equal((await rpcVia(t, 'Session/refresh_access_token', refresh, { portal: portal.credential, endUserIp: '2001:db8::44' })).error, undefined);
+      const reused = await rpcVia(t, 'Session/refresh_access_token', refresh, { portal: portal.credential, endUserIp: '2001:db8::45' });
+      assert.equal(reused.error?.data.faultcode, 'Server.Session.refresh_token_invalid');
+      const theft = await lastEvent(t, root, 'session.refresh_token_reuse');
+      assert.deepEqual([theft.ip, theft.portal_client_id], ['2001:db8::45', portal.id]);
+      const again = await rpcVia(t, 'Session/login', rootLogin, { portal: portal.credential, endUserIp: '2001:db8::42' });
+      const token = String(again.result?.access_token);
       const logout = await rpcVia(t, 'Session/logout', {}, { portal: portal.credential, endUserIp: '2001:db8::43', token });
       assert.equal(logout.result?.success, 1);
       const event = await lastEvent(t, root, 'logout');
