@@ -40,7 +40,14 @@ export async function callOrigin(app: FastifyInstance, request: FastifyRequest):
     request.log.info({ end_user_ip: endUserIp.slice(0, IGNORED_MAX) }, 'X-End-User-IP ignored: the call carries no portal client credential');
     return { ip: own, portalClientId: undefined, endUserIpIgnored: (canonicalIp(endUserIp.trim()) ?? endUserIp).slice(0, IGNORED_MAX) };
   }
-  const portalClientId = await authenticatePortalClient(app, credential);
+  let portalClientId: string;
+  try {
+    portalClientId = await authenticatePortalClient(app, credential);
+  } catch (err) {
+    // Only the part before the colon, which is public: an operator can tell which portal is misconfigured.
+    if (err instanceof Fault) request.log.warn({ portal_client_id: credential.split(':', 1)[0]?.slice(0, 32) }, 'X-Portal-Client refused');
+    throw err;
+  }
   if (endUserIp === undefined) return { ip: own, portalClientId, endUserIpIgnored: undefined };
   const ip = canonicalIp(endUserIp.trim());
   if (ip === undefined) throw new Fault('Client.Request.invalid_end_user_ip');
