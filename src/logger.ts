@@ -24,7 +24,12 @@ export const SECRET_FIELDS = [
   'BOOTSTRAP_ADMIN_PASSWORD',
 ];
 
-export const redactPaths = ['req.headers.authorization', 'req.headers.cookie', ...SECRET_FIELDS.flatMap((f) => [f, `*.${f}`, `*.*.${f}`, `*.*.*.${f}`])];
+export const redactPaths = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-portal-client"]',
+  ...SECRET_FIELDS.flatMap((f) => [f, `*.${f}`, `*.*.${f}`, `*.*.*.${f}`]),
+];
 
 /** How deep the redaction walks a logged object (`*.*.*.field`): bytes must not sit that deep. */
 const REDACTED_DEPTH = 4;

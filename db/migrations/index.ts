@@ -10,6 +10,7 @@ import * as m008 from './008_login_guard_in_flight.js';
 import * as m009 from './009_sessions_by_impersonator.js';
 import * as m010 from './010_imported_password_hashes.js';
 import * as m011 from './011_password_resets.js';
+import * as m012 from './012_portal_clients.js';
 
 /**
  * The ordered migration set. Listing modules (instead of letting knex scan a
@@ -28,6 +29,7 @@ const migrations: Record<string, Knex.Migration> = {
   '009_sessions_by_impersonator': m009,
   '010_imported_password_hashes': m010,
   '011_password_resets': m011,
+  '012_portal_clients': m012,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -33,6 +33,10 @@ function bruteForce(row: GuardRow | undefined, now: number, fallbackMs: number):
   return new Fault('Server.Session.cannot_login_brute_force_activity', undefined, { retry_after: retryAfterSeconds(until, now) });
 }
 
+function rateLimited(windowEnd: number, now: number, message?: string): Fault {
+  return new Fault('Client.Request.rate_limited', message, { retry_after: retryAfterSeconds(windowEnd, now) });
+}
+
 /**
  * Every free slot of a counter is held by attempts still being evaluated
  * (none of them a failure yet): thrown by `claimAttempt` so that the caller's
@@ -76,7 +80,8 @@ export async function waitingForSlots<T>(claim: () => Promise<T>): Promise<T> {
 
 /**
  * Brute-force protection for one login attempt (NIST SP 800-63B 5.2.2):
- * a per-IP rate window, then a claimed slot in the per-IP and per-login
+ * a per-portal-client rate window when a portal client made the call, a
+ * per-IP rate window (the end user's IP, when a portal named it), then a claimed slot in the per-IP and per-login
  * failure counters. A locked login is refused before its password is
  * looked at, whether or not the password is right, and an unknown login is
  * counted and locked the same way, so the answers reveal nothing.
@@ -104,10 +109,16 @@ export async function guardIpAttempt(ctx: CallContext): Promise<Attempt> {
  * (not thrown, so that the caller commits the hit before throwing it).
  */
 export async function hitLoginRate(ctx: CallContext, trx: Transaction): Promise<Fault | undefined> {
-  const now = ctx.app.clock.now();
-  const rate = await ctx.app.repos.rateWindows.hit(`login:${ctx.ip}`, RATE_WINDOW_MS, now, trx);
-  if (rate.hits <= ctx.app.config.RATE_LIMIT_LOGIN) return undefined;
-  return new Fault('Client.Request.rate_limited', undefined, { retry_after: retryAfterSeconds(rate.windowEnd, now) });
+  const { app } = ctx;
+  const now = app.clock.now();
+  // A portal client names its end users' IPs: its own window bounds what it can spread over them.
+  if (ctx.portalClientId !== undefined) {
+    const portal = await app.repos.rateWindows.hit(`portal:${ctx.portalClientId}`, RATE_WINDOW_MS, now, trx);
+    if (portal.hits > app.config.PORTAL_RATE_LIMIT)
+      return rateLimited(portal.windowEnd, now, 'Too many password or code checks through this portal client (PORTAL_RATE_LIMIT); try again later');
+  }
+  const rate = await app.repos.rateWindows.hit(`login:${ctx.ip}`, RATE_WINDOW_MS, now, trx);
+  return rate.hits > app.config.RATE_LIMIT_LOGIN ? rateLimited(rate.windowEnd, now) : undefined;
 }
 
 type Scope = [GuardScope, string, number];

@@ -6,6 +6,7 @@ import { registerDocsCommands } from './docs.js';
 import { registerKeyringCommands } from './keyring.js';
 import { registerOutboxCommands } from './outbox.js';
 import { registerMigrateCommand } from './migrate.js';
+import { registerPortalClientCommands } from './portal-client.js';
 import { registerServeCommand } from './serve.js';
 import { registerTwoFactorCommands } from './two-factor.js';
 import { packageVersion } from '../version.js';
@@ -19,6 +20,7 @@ registerDocsCommands(program);
 registerKeyringCommands(program);
 registerOutboxCommands(program);
 registerTwoFactorCommands(program);
+registerPortalClientCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {

@@ -1,12 +1,11 @@
 import { Option, type Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../app.js';
 import { clearLoginGuard } from '../auth/guard.js';
 import { removeTwoFactor, requires2fa } from '../auth/two-factor.js';
 import { notify } from '../notifications/notify.js';
-import { loadConfig } from '../config/load.js';
 import { entityOfRealm, REALMS, type EntityDescriptor } from '../entities/descriptors.js';
 import type { Row } from '../repositories/entities.js';
+import { CLI_ACTOR, withApp } from './with-app.js';
 
 interface Target {
   realm: string;
@@ -17,23 +16,6 @@ interface Principal {
   d: EntityDescriptor;
   id: number;
   row: Row;
-}
-
-/** Who did it: the console, not a session. */
-const CLI_ACTOR = { actor_realm: 'cli', actor_id: null, session_id: null, ip: null };
-
-/**
- * The whole application, built as the server builds it but not listening:
- * the same migrations, repositories, keyring and policy code. Its logs go to
- * stderr so stdout carries only what the command reports.
- */
-async function withApp(work: (app: FastifyInstance) => Promise<void>): Promise<void> {
-  const app = await buildApp({ config: loadConfig(), logStream: process.stderr });
-  try {
-    await work(app);
-  } finally {
-    await app.close();
-  }
 }
 
 async function findPrincipal(app: FastifyInstance, target: Target): Promise<Principal | undefined> {

@@ -208,6 +208,14 @@ export const configSchema = {
       description:
         'At most one reset mail per login per interval (at most 24h); further requests in it change nothing (the token already mailed stays valid) and get the same answer.',
     },
+    PORTAL_RATE_LIMIT: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 1_000_000,
+      default: 1200,
+      description:
+        'Password and code checks per portal client per minute, over all the end-user IPs it names (shared by all replicas through the database); each end-user IP still counts towards RATE_LIMIT_LOGIN.',
+    },
     SMTP_URL: {
       type: 'string',
       pattern: '^smtps?://',
@@ -300,6 +308,7 @@ export interface Config {
   PASSWORD_RESET_URL?: string;
   /** milliseconds */
   PASSWORD_RESET_INTERVAL: number;
+  PORTAL_RATE_LIMIT: number;
   SMTP_URL?: string;
   MAIL_FROM: string;
   NOTIFY_BRAND?: string;

@@ -26,6 +26,9 @@ function transportFaults(m: MethodDefinition): FaultCode[] {
     'Client.Request.unsupported_media_type',
     'Server.Internal.error',
     'Server.Unavailable',
+    // Any call may carry a portal client's headers (see rpc/call-origin.ts).
+    'Server.Session.portal_client_auth_failed',
+    'Client.Request.invalid_end_user_ip',
   ];
   if (m.access.kind !== 'public') {
     codes.push(
@@ -37,6 +40,28 @@ function transportFaults(m: MethodDefinition): FaultCode[] {
   if (m.access.kind === 'admin' || (m.access.kind === 'session' && m.access.denyImpersonated)) codes.push('Server.AccessControl.forbidden');
   return codes;
 }
+
+/** The headers a trusted portal server adds to any call (README "Trusted portal servers"). */
+const PORTAL_HEADERS = [{ $ref: '#/components/parameters/PortalClient' }, { $ref: '#/components/parameters/EndUserIp' }];
+
+const portalHeaderParameters = {
+  PortalClient: {
+    name: 'X-Portal-Client',
+    in: 'header',
+    required: false,
+    description:
+      "`<portal_client_id>:<secret>` of a portal client (PortalClient/add_portal_client or `billing-auth portal-client add`): a portal server's own credential, beside the end user's bearer token. Wrong, unknown or revoked: `Server.Session.portal_client_auth_failed`, and nothing else happens.",
+    schema: { type: 'string' },
+  },
+  EndUserIp: {
+    name: 'X-End-User-IP',
+    in: 'header',
+    required: false,
+    description:
+      "The end user's IP address, with a valid `X-Portal-Client`: it counts in the per-IP limits, the session and the audit log instead of the caller's. Not exactly one IP address: `Client.Request.invalid_end_user_ip`. Without a portal credential it is ignored (and recorded as ignored on the call's audit rows).",
+    schema: { type: 'string' },
+  },
+};
 
 function restOperation(m: MethodDefinition) {
   const byStatus = new Map<number, FaultCode[]>();
@@ -53,6 +78,7 @@ function restOperation(m: MethodDefinition) {
       description: [m.description, accessText(m.access)].filter(Boolean).join('\n\n'),
       // An optional token: either no security or the bearer scheme.
       ...(m.access.kind === 'public' ? { security: m.access.session === 'optional' ? [{}, { bearer: [] }] : [] } : {}),
+      parameters: PORTAL_HEADERS,
       requestBody: { required: false, content: { 'application/json': { schema: bundledSchema(m.params) } } },
       responses: {
         '200': { description: 'Result', content: { 'application/json': { schema: bundledSchema(m.result) } } },
@@ -92,6 +118,7 @@ export function buildOpenApi(methods: MethodDefinition[]): Record<string, unknow
           summary: 'JSON-RPC 2.0 endpoint: every method below by name, single calls, batches and notifications.',
           description: 'The method list with params and results is in the OpenRPC document (`GET /openrpc.json` or the `rpc.discover` method).',
           security: [{ bearer: [] }, {}],
+          parameters: PORTAL_HEADERS,
           requestBody: {
             required: true,
             content: {
@@ -134,6 +161,7 @@ export function buildOpenApi(methods: MethodDefinition[]): Record<string, unknow
     },
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      parameters: portalHeaderParameters,
       schemas: {
         Fault: {
           type: 'object',

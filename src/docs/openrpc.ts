@@ -12,7 +12,9 @@ export function buildOpenRpc(methods: Array<MethodDefinition | CompiledMethod>) 
     info: {
       title: 'billing-auth',
       version: packageVersion,
-      description: 'JSON-RPC 2.0 at POST /rpc. Methods are named Service/method; params are by name. Authenticate with `Authorization: Bearer <access_token>`.',
+      description:
+        'JSON-RPC 2.0 at POST /rpc. Methods are named Service/method; params are by name. Authenticate with `Authorization: Bearer <access_token>`. ' +
+        "A trusted portal server adds `X-Portal-Client: <portal_client_id>:<secret>` and may then name its end user's IP in `X-End-User-IP`.",
     },
     methods: methods.map((m) => {
       const { schema: params, baseId } = schemaStore().resolve(m.params);

@@ -11,6 +11,7 @@ export const PERMISSIONS = [
   '2fa.reset',
   'sessions.impersonate',
   'audit.read',
+  'portal_clients.manage',
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -24,6 +25,7 @@ export const PERMISSION_DESCRIPTIONS: Record<Permission, string> = {
   '2fa.reset': "Reset a principal's 2FA key.",
   'sessions.impersonate': 'Open a session as a customer, customer individual or account without their credentials.',
   'audit.read': 'Read the audit log.',
+  'portal_clients.manage': "Create, list and revoke portal clients (credentials that let a portal server name its end users' IPs).",
 };
 
 export function isPermission(value: string): value is Permission {

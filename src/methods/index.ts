@@ -19,6 +19,9 @@ import startTwoFactorEnrollment from './TwoFactor/start_enrollment.js';
 import confirmTwoFactorEnrollment from './TwoFactor/confirm_enrollment.js';
 import disableTwoFactor from './TwoFactor/disable.js';
 import regenerateRecoveryCodes from './TwoFactor/regenerate_recovery_codes.js';
+import addPortalClient from './PortalClient/add_portal_client.js';
+import getPortalClientList from './PortalClient/get_portal_client_list.js';
+import revokePortalClient from './PortalClient/revoke_portal_client.js';
 
 /** Every method the service answers. */
 export function allMethods(): MethodDefinition<never, unknown>[] {
@@ -42,6 +45,9 @@ export function allMethods(): MethodDefinition<never, unknown>[] {
     disableTwoFactor,
     regenerateRecoveryCodes,
     getEventList,
+    addPortalClient,
+    getPortalClientList,
+    revokePortalClient,
     ...entityMethods(),
   ] as MethodDefinition<never, unknown>[];
 }

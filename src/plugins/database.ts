@@ -16,6 +16,7 @@ import { createMfaChallengesRepository, type MfaChallengesRepository } from '../
 import { createRecoveryCodesRepository, type RecoveryCodesRepository } from '../repositories/recovery-codes.js';
 import { createNotificationsRepository, type NotificationsRepository } from '../repositories/notifications.js';
 import { createPasswordResetsRepository, type PasswordResetsRepository } from '../repositories/password-resets.js';
+import { createPortalClientsRepository, type PortalClientsRepository } from '../repositories/portal-clients.js';
 
 export interface Repositories {
   entities: Record<EntityName, EntityRepository>;
@@ -29,6 +30,7 @@ export interface Repositories {
   rateWindows: RateWindowsRepository;
   notifications: NotificationsRepository;
   passwordResets: PasswordResetsRepository;
+  portalClients: PortalClientsRepository;
 }
 
 declare module 'fastify' {
@@ -64,6 +66,7 @@ export default fp(
       rateWindows: createRateWindowsRepository(db),
       notifications: createNotificationsRepository(db.knex),
       passwordResets,
+      portalClients: createPortalClientsRepository(db),
     });
   },
   { name: 'database', dependencies: ['config'] },

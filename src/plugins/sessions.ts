@@ -10,6 +10,7 @@ import { isLiveSession, touchInterval, type SessionForRotation, type SessionRow,
 import { SESSION_CHANGE_PAGE } from '../repositories/session-changes.js';
 import { SessionCache } from '../auth/session-cache.js';
 import type { Transaction } from '../repositories/writer.js';
+import type { AuditOrigin } from '../repositories/audit.js';
 
 /** What a method sees of the caller's session. */
 export interface AuthenticatedSession {
@@ -67,7 +68,7 @@ declare module 'fastify' {
        * revokes the session (audited with `ip`, who presented it). Faults:
        * `Server.Session.refresh_token_invalid`.
        */
-      refresh(refreshToken: string, ip?: string): Promise<RefreshedSession>;
+      refresh(refreshToken: string, origin?: AuditOrigin): Promise<RefreshedSession>;
       authenticate(token: string): Promise<AuthenticatedSession>;
     };
   }
@@ -152,7 +153,7 @@ export default fp(
     const refreshRefused = () => new Fault('Server.Session.refresh_token_invalid');
 
     /** A refresh token seen again after its rotation: someone else holds a copy. End the session. */
-    async function refreshTokenReused(row: Pick<SessionRow, 'id' | 'realm' | 'principal_id'>, now: number, ip: string | undefined): Promise<void> {
+    async function refreshTokenReused(row: Pick<SessionRow, 'id' | 'realm' | 'principal_id'>, now: number, origin: AuditOrigin | undefined): Promise<void> {
       const d = entityOfRealm(row.realm);
       await app.db.knex.transaction(async (trx) => {
         const n = await app.repos.sessions.revoke(row.id, now, 'refresh_token_reuse', trx);
@@ -166,7 +167,8 @@ export default fp(
             realm: row.realm,
             entity: d?.name ?? null,
             entity_id: row.principal_id,
-            ip: ip ?? null,
+            ip: null,
+            ...origin,
           },
           now,
           trx,
@@ -208,7 +210,7 @@ export default fp(
         };
       },
 
-      async refresh(refreshToken: string, ip?: string): Promise<RefreshedSession> {
+      async refresh(refreshToken: string, origin?: AuditOrigin): Promise<RefreshedSession> {
         const sessionId = REFRESH_TOKEN.exec(refreshToken)?.[1];
         if (!sessionId) throw refreshRefused();
         const now = app.clock.now();
@@ -228,7 +230,7 @@ export default fp(
           // Compare-and-set: of two refreshes with the same token (on any replica), one wins; the other is reuse.
           return (await app.repos.sessions.rotateRefreshToken(row.id, presented, sha256(next), now, ex)) ? { row } : { reused: row };
         });
-        if (outcome.reused) await refreshTokenReused(outcome.reused, now, ip);
+        if (outcome.reused) await refreshTokenReused(outcome.reused, now, origin);
         const row = outcome.row;
         if (!row) throw refreshRefused();
         const amr = JSON.parse(row.amr) as string[];

@@ -12,12 +12,24 @@ export interface AuditEvent {
   entity: string | null;
   entity_id: number | null;
   ip: string | null;
+  /** The portal client whose credential the call carried: `ip` is then the end user's, as that portal named it. */
+  portal_client_id?: string | null;
+  /** An X-End-User-IP the call sent without a valid portal credential: ignored (`ip` is the caller's own). */
+  end_user_ip_ignored?: string | null;
   /** Names and non-secret facts only: never a password, code, token or key. */
   details?: Record<string, unknown>;
 }
 
-export interface AuditRow extends Omit<AuditEvent, 'details'> {
+/** Where a call came from, as an audit row records it. */
+export type AuditOrigin = Pick<AuditEvent, 'ip' | 'portal_client_id' | 'end_user_ip_ignored'>;
+
+/** Who acted and from where. */
+export type AuditActor = Pick<AuditEvent, 'actor_realm' | 'actor_id' | 'session_id'> & AuditOrigin;
+
+export interface AuditRow extends Omit<AuditEvent, 'details' | 'portal_client_id' | 'end_user_ip_ignored'> {
   i_event: number;
+  portal_client_id: string | null;
+  end_user_ip_ignored: string | null;
   at: number;
   details: string | null;
 }
@@ -33,7 +45,20 @@ export interface AuditQuery {
   offset: number;
 }
 
-const COLUMNS = ['event', 'actor_realm', 'actor_id', 'session_id', 'realm', 'entity', 'entity_id', 'ip', 'at', 'details'] as const;
+const COLUMNS = [
+  'event',
+  'actor_realm',
+  'actor_id',
+  'session_id',
+  'realm',
+  'entity',
+  'entity_id',
+  'ip',
+  'portal_client_id',
+  'end_user_ip_ignored',
+  'at',
+  'details',
+] as const;
 
 export function createAuditRepository({ knex, writer }: Database) {
   const table = (trx?: Knex.Transaction) => (trx ?? knex)<AuditRow>('audit_log');
@@ -42,7 +67,15 @@ export function createAuditRepository({ knex, writer }: Database) {
     /** Pass the transaction of the change being audited: both commit or neither. */
     async record(event: AuditEvent, at: number, trx?: Transaction): Promise<void> {
       const details = event.details ? JSON.stringify(event.details) : null;
-      await writer.within(trx, (ex) => ex.run(insert, { ...event, at, details }));
+      await writer.within(trx, (ex) =>
+        ex.run(insert, {
+          ...event,
+          portal_client_id: event.portal_client_id ?? null,
+          end_user_ip_ignored: event.end_user_ip_ignored ?? null,
+          at,
+          details,
+        }),
+      );
     },
 
     async list(q: AuditQuery, trx?: Knex.Transaction): Promise<{ rows: AuditRow[]; total: number }> {

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { clientIp } from './client-ip.js';
+import { callOrigin } from './call-origin.js';
 import { Fault } from './faults.js';
 import { publicErrors } from './schemas.js';
 import type { CallContext, CompiledMethod } from './registry.js';
@@ -68,7 +68,8 @@ async function authenticate(app: FastifyInstance, request: FastifyRequest, metho
     app,
     log: request.log,
     requestId: String(request.id),
-    ip: clientIp(request),
+    // A portal's credential is checked first: a wrong one refuses the call whatever else it carries.
+    ...(await callOrigin(app, request)),
     userAgent: request.headers['user-agent']?.slice(0, 256),
     session: undefined,
   };

@@ -20,6 +20,11 @@ export const FAULTS = {
     rpc: -32600,
     message: 'Unsupported Media Type: send the body as JSON with "Content-Type: application/json"',
   },
+  'Client.Request.invalid_end_user_ip': {
+    http: 400,
+    rpc: -32600,
+    message: 'Invalid Request: X-End-User-IP must be exactly one IPv4 or IPv6 address',
+  },
   'Server.Internal.error': { http: 500, rpc: -32603, message: 'Internal error' },
 
   // Authentication of the caller (Bearer token) and of logins.
@@ -30,6 +35,11 @@ export const FAULTS = {
   },
   'Server.Session.check_auth.auth_failed': { http: 401, rpc: -32001, message: 'The session has ended; log in again' },
   'Server.Session.auth_failed': { http: 401, rpc: -32001, message: 'Login failed: wrong login, password or realm' },
+  'Server.Session.portal_client_auth_failed': {
+    http: 401,
+    rpc: -32001,
+    message: 'The X-Portal-Client credential is not valid (unknown, revoked or wrong)',
+  },
 
   'Server.Session.otp_invalid': { http: 401, rpc: -32001, message: 'The one-time password is not valid' },
   'Server.Session.otp_replayed': { http: 401, rpc: -32001, message: 'This one-time password was already used; wait for the next one' },

@@ -21,7 +21,12 @@ export interface CallContext {
   app: FastifyInstance;
   log: FastifyBaseLogger;
   requestId: string;
+  /** The client IP for the per-IP limits, sessions and the audit log: the end user's when a portal client named it (see call-origin.ts). */
   ip: string;
+  /** The portal client whose credential the call carried. */
+  portalClientId: string | undefined;
+  /** An X-End-User-IP the call sent without a valid portal credential: not used, only audited. */
+  endUserIpIgnored: string | undefined;
   userAgent: string | undefined;
   /** Present for every non-public method (and for public ones called with a valid token). */
   session: AuthenticatedSession | undefined;

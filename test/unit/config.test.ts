@@ -251,3 +251,11 @@ test('password reset settings: a link the token can safely travel in, and lifeti
     assert.equal(loadConfig({ [key]: '24h' })[key as 'PASSWORD_RESET_TTL'], 86_400_000);
   }
 });
+
+test('PORTAL_RATE_LIMIT is a positive whole number of checks per minute', () => {
+  assert.equal(loadConfig({}).PORTAL_RATE_LIMIT, 1200);
+  assert.equal(loadConfig({ PORTAL_RATE_LIMIT: '5000' }).PORTAL_RATE_LIMIT, 5000);
+  for (const bad of ['0', '-1', '1.5', 'many', '2000000']) {
+    assert.throws(() => loadConfig({ PORTAL_RATE_LIMIT: bad }), /PORTAL_RATE_LIMIT/, bad);
+  }
+});

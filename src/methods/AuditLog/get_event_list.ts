@@ -25,6 +25,8 @@ export default defineMethod({
         entity: r.entity,
         entity_id: r.entity_id,
         ip: r.ip,
+        portal_client_id: r.portal_client_id,
+        end_user_ip_ignored: r.end_user_ip_ignored,
         details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : {},
       })),
       total,

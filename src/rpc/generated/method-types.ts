@@ -11,7 +11,7 @@ export type PasswordComplexityRules = {
   uppercase?: 'must' | 'can' | 'cannot';
   special?: 'must' | 'can' | 'cannot';
 } | null;
-export type Params4 = {
+export type Params7 = {
   /**
    * Realm of the principal.
    */
@@ -27,7 +27,7 @@ export type Params4 = {
 } & {
   [k: string]: unknown;
 };
-export type Params11 = {
+export type Params14 = {
   mfa_token: string;
   /**
    * The 6-digit code from the authenticator app.
@@ -51,7 +51,15 @@ export type RecoveryCodes = [string, string, string, string, string, string, str
  * What this admin may do. `root` holds all and cannot lose any.
  */
 export type Permissions = (
-  'users.manage' | 'customers.manage' | 'accounts.manage' | 'partners.manage' | 'passwords.read' | '2fa.reset' | 'sessions.impersonate' | 'audit.read'
+  | 'users.manage'
+  | 'customers.manage'
+  | 'accounts.manage'
+  | 'partners.manage'
+  | 'passwords.read'
+  | '2fa.reset'
+  | 'sessions.impersonate'
+  | 'audit.read'
+  | 'portal_clients.manage'
 )[];
 
 export interface MethodTypes {
@@ -629,6 +637,18 @@ export interface MethodTypes {
       i_customer_individual: number;
     };
   };
+  'PortalClient/add_portal_client': {
+    params: Params1;
+    result: Result1;
+  };
+  'PortalClient/get_portal_client_list': {
+    params: Params2;
+    result: Result2;
+  };
+  'PortalClient/revoke_portal_client': {
+    params: Params3;
+    result: Success;
+  };
   'Representative/add_representative': {
     params: {
       /**
@@ -761,75 +781,75 @@ export interface MethodTypes {
   };
   'rpc.discover': {
     params: Empty;
-    result: Result1;
-  };
-  'Session/change_password': {
-    params: Params1;
-    result: Result2;
-  };
-  'Session/get_password_policy': {
-    params: Params2;
     result: Result3;
   };
-  'Session/get_session_list': {
-    params: Params3;
+  'Session/change_password': {
+    params: Params4;
     result: Result4;
   };
+  'Session/get_password_policy': {
+    params: Params5;
+    result: Result5;
+  };
+  'Session/get_session_list': {
+    params: Params6;
+    result: Result6;
+  };
   'Session/impersonate': {
-    params: Params4;
+    params: Params7;
     result: Authenticated;
   };
   'Session/login': {
-    params: Params5;
+    params: Params8;
     result: Authenticated | PasswordChangeRequired | OtpRequired | OtpEnrollmentRequired;
   };
   'Session/logout': {
-    params: Params6;
-    result: Result5;
-  };
-  'Session/ping': {
-    params: Empty;
-    result: Result6;
-  };
-  'Session/refresh_access_token': {
-    params: Params7;
-    result: Authenticated | PasswordChangeRequired;
-  };
-  'Session/request_password_reset': {
-    params: Params8;
-    result: Success;
-  };
-  'Session/reset_password': {
     params: Params9;
     result: Result7;
   };
-  'Session/revoke_session': {
+  'Session/ping': {
+    params: Empty;
+    result: Result8;
+  };
+  'Session/refresh_access_token': {
     params: Params10;
+    result: Authenticated | PasswordChangeRequired;
+  };
+  'Session/request_password_reset': {
+    params: Params11;
+    result: Success;
+  };
+  'Session/reset_password': {
+    params: Params12;
+    result: Result9;
+  };
+  'Session/revoke_session': {
+    params: Params13;
     result: Success;
   };
   'Session/verify_otp': {
-    params: Params11;
+    params: Params14;
     result: Authenticated1 | PasswordChangeRequired1;
   };
   'TwoFactor/confirm_enrollment': {
-    params: Params12;
-    result: Result8;
+    params: Params15;
+    result: Result10;
   };
   'TwoFactor/disable': {
-    params: Params13;
+    params: Params16;
     result: Success;
   };
   'TwoFactor/get_status': {
     params: Empty;
-    result: Result9;
+    result: Result11;
   };
   'TwoFactor/regenerate_recovery_codes': {
-    params: Params14;
-    result: Result10;
+    params: Params17;
+    result: Result12;
   };
   'TwoFactor/start_enrollment': {
     params: Empty;
-    result: Result11;
+    result: Result13;
   };
   'User/add_user': {
     params: {
@@ -863,7 +883,15 @@ export interface MethodTypes {
        * What this admin may do. `root` holds all and cannot lose any.
        */
       permissions?: (
-        'users.manage' | 'customers.manage' | 'accounts.manage' | 'partners.manage' | 'passwords.read' | '2fa.reset' | 'sessions.impersonate' | 'audit.read'
+        | 'users.manage'
+        | 'customers.manage'
+        | 'accounts.manage'
+        | 'partners.manage'
+        | 'passwords.read'
+        | '2fa.reset'
+        | 'sessions.impersonate'
+        | 'audit.read'
+        | 'portal_clients.manage'
       )[];
       /**
        * Instead of `password`: the principal's bcrypt hash from another system, kept as it is, so the principal logs in with its old password (write-only, never returned or logged). The password policy cannot be checked on a hash; the expiry clock starts now. At the first login with the right password the service replaces it with a hash of its own and, while SECURITY_ENCRYPT_PASSWORDS is on, takes the readable copy where the entity keeps one. Not together with `password`.
@@ -962,7 +990,15 @@ export interface MethodTypes {
        * What this admin may do. `root` holds all and cannot lose any.
        */
       permissions?: (
-        'users.manage' | 'customers.manage' | 'accounts.manage' | 'partners.manage' | 'passwords.read' | '2fa.reset' | 'sessions.impersonate' | 'audit.read'
+        | 'users.manage'
+        | 'customers.manage'
+        | 'accounts.manage'
+        | 'partners.manage'
+        | 'passwords.read'
+        | '2fa.reset'
+        | 'sessions.impersonate'
+        | 'audit.read'
+        | 'portal_clients.manage'
       )[];
       /**
        * Instead of `password`: the principal's bcrypt hash from another system, kept as it is, so the principal logs in with its old password (write-only, never returned or logged). The password policy cannot be checked on a hash; the expiry clock starts now. At the first login with the right password the service replaces it with a hash of its own and, while SECURITY_ENCRYPT_PASSWORDS is on, takes the readable copy where the entity keeps one. Not together with `password`.
@@ -1200,7 +1236,18 @@ export interface Event {
   realm: string | null;
   entity: string | null;
   entity_id: number | null;
+  /**
+   * Client IP of the call: the end user's when a portal client named it in `X-End-User-IP`.
+   */
   ip: string | null;
+  /**
+   * The portal client whose credential (`X-Portal-Client`) the call carried; null otherwise.
+   */
+  portal_client_id: string | null;
+  /**
+   * An `X-End-User-IP` the call sent without a portal client credential: ignored (`ip` is the caller's own address). At most 64 characters of it.
+   */
+  end_user_ip_ignored: string | null;
   details: {};
 }
 export interface Info1 {
@@ -1318,6 +1365,67 @@ export interface Info3 {
    */
   password?: string | null;
 }
+export interface Params1 {
+  /**
+   * What the portal is, for people reading the list and the audit log (no control characters).
+   */
+  name: string;
+}
+export interface Result1 {
+  /**
+   * The portal client's public id: the part of `X-Portal-Client` before the colon.
+   */
+  portal_client_id: string;
+  /**
+   * 256 random bits, base64url: the part of `X-Portal-Client` after the colon. Shown once; a lost secret means a new client (and revoking this one).
+   */
+  secret: string;
+}
+export interface Params2 {
+  /**
+   * Also list revoked portal clients.
+   */
+  include_revoked?: boolean;
+  /**
+   * Page size.
+   */
+  limit?: number;
+  /**
+   * Rows to skip.
+   */
+  offset?: number;
+}
+export interface Result2 {
+  portal_client_list: PortalClient[];
+  /**
+   * Portal clients in all (the list is paged by `limit` and `offset`).
+   */
+  total: number;
+}
+export interface PortalClient {
+  /**
+   * The portal client's public id: the part of `X-Portal-Client` before the colon.
+   */
+  portal_client_id: string;
+  name: string;
+  /**
+   * An instant in UTC, ISO 8601.
+   */
+  created_at: string;
+  /**
+   * When it was revoked; null while it is live.
+   */
+  revoked_at: string | null;
+}
+export interface Params3 {
+  /**
+   * The portal client's public id: the part of `X-Portal-Client` before the colon.
+   */
+  portal_client_id: string;
+}
+export interface Success {
+  success: 1;
+}
 export interface Info4 {
   i_representative: number;
   /**
@@ -1355,12 +1463,12 @@ export interface Info4 {
   password?: string | null;
 }
 export interface Empty {}
-export interface Result1 {
+export interface Result3 {
   openrpc: string;
   info: {};
   methods: unknown[];
 }
-export interface Params1 {
+export interface Params4 {
   /**
    * A password as typed. Longer than 32 characters is refused by the password policy.
    */
@@ -1370,7 +1478,7 @@ export interface Params1 {
    */
   new_password: string;
 }
-export interface Result2 {
+export interface Result4 {
   success: 1;
   /**
    * When the new password expires (null: never).
@@ -1381,7 +1489,7 @@ export interface Result2 {
    */
   sessions_ended: number;
 }
-export interface Params2 {
+export interface Params5 {
   /**
    * Where a principal logs in. A login is unique within its realm, regardless of case and compatibility forms (see `login`).
    */
@@ -1391,7 +1499,7 @@ export interface Params2 {
    */
   login?: string;
 }
-export interface Result3 {
+export interface Result5 {
   min_length: number;
   max_length: 32;
   /**
@@ -1409,7 +1517,7 @@ export interface Result3 {
    */
   expires_after_days: number | null;
 }
-export interface Params3 {
+export interface Params6 {
   /**
    * Page size.
    */
@@ -1419,7 +1527,7 @@ export interface Params3 {
    */
   offset?: number;
 }
-export interface Result4 {
+export interface Result6 {
   session_list: Session[];
   /**
    * Live sessions in all (the list is paged by `limit` and `offset`).
@@ -1484,7 +1592,7 @@ export interface Authenticated {
   session_expires_at: string;
   session_id: string;
 }
-export interface Params5 {
+export interface Params8 {
   /**
    * A login as typed to find a principal: compared after Unicode NFKC and lower-casing, so any case and compatibility form (fullwidth, ligatures) finds it.
    */
@@ -1569,17 +1677,17 @@ export interface Enrollment {
    */
   qr_code_svg: string;
 }
-export interface Params6 {
+export interface Params9 {
   /**
    * End all of the principal's sessions, not only this one, and void its pending `mfa_token`s (for an admin, also the sessions it opened as others).
    */
   all?: boolean;
 }
-export interface Result5 {
+export interface Result7 {
   success: 1;
   sessions_ended: number;
 }
-export interface Result6 {
+export interface Result8 {
   /**
    * Id of the principal in its realm (i_user, i_customer, i_account, ...).
    */
@@ -1606,13 +1714,13 @@ export interface Result6 {
    */
   impersonated_by?: number;
 }
-export interface Params7 {
+export interface Params10 {
   /**
    * The refresh token of the last login or refresh.
    */
   refresh_token: string;
 }
-export interface Params8 {
+export interface Params11 {
   /**
    * Where a principal logs in. A login is unique within its realm, regardless of case and compatibility forms (see `login`).
    */
@@ -1622,10 +1730,7 @@ export interface Params8 {
    */
   login: string;
 }
-export interface Success {
-  success: 1;
-}
-export interface Params9 {
+export interface Params12 {
   /**
    * The token from the reset mail (the `token` of its link).
    */
@@ -1635,7 +1740,7 @@ export interface Params9 {
    */
   new_password: string;
 }
-export interface Result7 {
+export interface Result9 {
   success: 1;
   /**
    * When the new password expires (null: never).
@@ -1646,7 +1751,7 @@ export interface Result7 {
    */
   sessions_ended: number;
 }
-export interface Params10 {
+export interface Params13 {
   session_id: string;
 }
 export interface Authenticated1 {
@@ -1685,13 +1790,13 @@ export interface PasswordChangeRequired1 {
   recovery_codes?: RecoveryCodes;
   recovery_codes_left?: number;
 }
-export interface Params12 {
+export interface Params15 {
   /**
    * The 6-digit code the authenticator app shows now.
    */
   otp: string;
 }
-export interface Result8 {
+export interface Result10 {
   enrolled: true;
   /**
    * Single-use codes for when the authenticator is lost; only their hashes are kept, so they are shown only this once.
@@ -1701,13 +1806,13 @@ export interface Result8 {
    */
   recovery_codes: [string, string, string, string, string, string, string, string, string, string];
 }
-export interface Params13 {
+export interface Params16 {
   /**
    * The 6-digit code the authenticator app shows now.
    */
   otp: string;
 }
-export interface Result9 {
+export interface Result11 {
   /**
    * An active TOTP key exists: logins ask for a code.
    */
@@ -1725,13 +1830,13 @@ export interface Result9 {
    */
   recovery_codes_left: number;
 }
-export interface Params14 {
+export interface Params17 {
   /**
    * The 6-digit code the authenticator app shows now.
    */
   otp: string;
 }
-export interface Result10 {
+export interface Result12 {
   /**
    * Single-use codes for when the authenticator is lost; shown only this once.
    *
@@ -1740,7 +1845,7 @@ export interface Result10 {
    */
   recovery_codes: [string, string, string, string, string, string, string, string, string, string];
 }
-export interface Result11 {
+export interface Result13 {
   enrollment: {
     /**
      * The base32 shared secret, for manual entry.
