@@ -9,6 +9,7 @@ import * as m007 from './007_login_normalization.js';
 import * as m008 from './008_login_guard_in_flight.js';
 import * as m009 from './009_sessions_by_impersonator.js';
 import * as m010 from './010_imported_password_hashes.js';
+import * as m011 from './011_portabilling_session_secret.js';
 
 /**
  * The ordered migration set. Listing modules (instead of letting knex scan a
@@ -26,6 +27,7 @@ const migrations: Record<string, Knex.Migration> = {
   '008_login_guard_in_flight': m008,
   '009_sessions_by_impersonator': m009,
   '010_imported_password_hashes': m010,
+  '011_portabilling_session_secret': m011,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -7,8 +7,8 @@ export default defineMethod<{ refresh_token: string }, Result>({
   name: 'Session/refresh_access_token',
   access: { kind: 'public' },
   faults: ['Server.Session.refresh_token_invalid'],
-  async handler(params, { app, ip }) {
-    const { restricted, ...session } = await app.sessions.refresh(params.refresh_token, ip);
+  async handler(params, { app, ip, tokenStyle }) {
+    const { restricted, ...session } = await app.sessions.refresh(params.refresh_token, ip, tokenStyle);
     // A restricted session stays restricted until Session/change_password lifts it.
     return restricted ? { status: 'password_change_required', reason: 'must_change', ...session } : { status: 'authenticated', ...session };
   },
