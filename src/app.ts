@@ -12,6 +12,7 @@ import healthPlugin from './plugins/health.js';
 import keyringPlugin from './plugins/keyring.js';
 import notificationsPlugin from './plugins/notifications.js';
 import passwordsPlugin from './plugins/passwords.js';
+import portabillingPlugin from './plugins/portabilling.js';
 import rpcPlugin from './plugins/rpc.js';
 import secretsPlugin from './plugins/secrets.js';
 import sessionsPlugin from './plugins/sessions.js';
@@ -60,6 +61,7 @@ async function application(fastify: FastifyInstance, opts: AppOptions): Promise<
   await fastify.register(passwordsPlugin);
   await fastify.register(sessionsPlugin);
   await fastify.register(rpcPlugin);
+  await fastify.register(portabillingPlugin);
   await fastify.register(healthPlugin);
   await fastify.register(notificationsPlugin);
   await fastify.register(bootstrapPlugin, { announce: opts.announce });
