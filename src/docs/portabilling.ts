@@ -16,7 +16,7 @@ export function portaBillingPaths(): Record<string, unknown> {
         summary: 'PortaBilling-compatible API of one realm: every method of `/rest`, as PortaBilling API clients call it.',
         description: [
           'For unmodified PortaBilling API clients configured with the base URL `http://<host>/portabilling/<realm>/rest` ' +
-            '(or `http://<host>:<port>/rest` on a `PORTABILLING_PORTS` listener, whose realm is the port\'s). A trailing slash is accepted.',
+            "(or `http://<host>:<port>/rest` on a `PORTABILLING_PORTS` listener, whose realm is the port's). A trailing slash is accepted.",
           'The realm comes from the path (or port): Session/login takes no `realm`, and a `realm` param that disagrees is refused. ' +
             'Params and results are those of `POST /rest/<Service>/<method>`, with these differences: Session/login and Session/verify_otp ' +
             'answer a `session_id` that is a credential of its own (`<session uuid>.<secret>`, not the uuid Session/get_session_list shows); ' +

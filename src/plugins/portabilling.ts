@@ -65,7 +65,10 @@ export default fp(
         scope.setNotFoundHandler((request, reply) =>
           sendPortaFault(
             reply,
-            new Fault('Client.Request.method_not_found', `No such endpoint: ${request.method} ${request.url.slice(0, 100)}; use POST /portabilling/<realm>/rest/<Service>/<method>`),
+            new Fault(
+              'Client.Request.method_not_found',
+              `No such endpoint: ${request.method} ${request.url.slice(0, 100)}; use POST /portabilling/<realm>/rest/<Service>/<method>`,
+            ),
           ),
         );
         const route = (request: PortaRequest, reply: Parameters<typeof handlePortaBilling>[2]) => handlePortaBilling(app, request, reply);

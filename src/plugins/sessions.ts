@@ -269,7 +269,11 @@ export default fp(
           },
           trx,
         );
-        const access = issueAccessToken({ id, realm: input.realm, principalId: input.principalId, login: input.login, amr: input.amr, expiresAt }, now, input.style);
+        const access = issueAccessToken(
+          { id, realm: input.realm, principalId: input.principalId, login: input.login, amr: input.amr, expiresAt },
+          now,
+          input.style,
+        );
         return {
           // Always the public uuid (audit rows record it): the PortaBilling transport, which chose the
           // secret, answers its clients `<session_id>.<secret>` instead.

@@ -67,9 +67,17 @@ export type SessionForRotation = Pick<SessionRow, (typeof ROTATION_COLUMNS)[numb
   rotated_to_derived: number | null;
 };
 
-const ROTATION_COLUMNS = ['id', 'realm', 'principal_id', 'amr', 'restricted', 'last_seen_at', 'expires_at', 'revoked_at', 'rotated_at'] as const satisfies ReadonlyArray<
-  keyof SessionRow
->;
+const ROTATION_COLUMNS = [
+  'id',
+  'realm',
+  'principal_id',
+  'amr',
+  'restricted',
+  'last_seen_at',
+  'expires_at',
+  'revoked_at',
+  'rotated_at',
+] as const satisfies ReadonlyArray<keyof SessionRow>;
 
 export type NewSession = Omit<SessionRow, 'revoked_at' | 'revoke_reason' | 'previous_refresh_token_hash' | 'rotated_at'>;
 

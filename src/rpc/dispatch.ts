@@ -103,7 +103,10 @@ async function authenticate(app: FastifyInstance, request: FastifyRequest, metho
   }
   const session = credential();
   if (!session) {
-    throw new Fault('Client.Session.check_auth.failed_to_process_access_token', options.missingCredential ?? 'This method needs "Authorization: Bearer <access_token>"');
+    throw new Fault(
+      'Client.Session.check_auth.failed_to_process_access_token',
+      options.missingCredential ?? 'This method needs "Authorization: Bearer <access_token>"',
+    );
   }
   ctx.session = await session;
   return ctx;

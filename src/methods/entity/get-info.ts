@@ -25,9 +25,7 @@ export function getInfoMethod(d: EntityDescriptor): MethodDefinition<Params, Rec
     summary: `Read one ${titleOf(d)} by \`${d.idField}\` or by \`${d.keyField}\`${d.realm ? ", or with neither the caller's own" : ''}.`,
     description:
       'The result includes `two_factor_auth_effective` where the entity takes part in the 2FA policy chain.' +
-      (d.realm
-        ? ` Admins need \`${d.permission}\`; a ${titleOf(d)} session may read its own record, also without naming it (\`{}\`).`
-        : '') +
+      (d.realm ? ` Admins need \`${d.permission}\`; a ${titleOf(d)} session may read its own record, also without naming it (\`{}\`).` : '') +
       (hasReadableCopy(d)
         ? ' With `get_auth_info: 1` and the `passwords.read` permission it also holds the passwords in plain text; each such read is audited.'
         : ''),

@@ -56,7 +56,8 @@ export function callerOf(app: FastifyInstance, request: FastifyRequest, realm: s
     };
   }
   const nothingToFinish = async () => undefined;
-  if (given && 'session_id' in given) return { credential: () => inRealm(app.sessions.authenticateSessionId(given.session_id, realm)), finish: nothingToFinish };
+  if (given && 'session_id' in given)
+    return { credential: () => inRealm(app.sessions.authenticateSessionId(given.session_id, realm)), finish: nothingToFinish };
   if (given && 'access_token' in given) return { credential: () => byToken(given.access_token), finish: nothingToFinish };
   return {
     credential: () => {

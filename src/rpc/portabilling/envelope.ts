@@ -7,11 +7,7 @@ import { Fault } from '../faults.js';
  * parsers only say what they found.
  */
 export type RawBody =
-  | undefined
-  | { kind: 'json'; value: unknown }
-  | { kind: 'form'; text: string }
-  | { kind: 'unparsable' }
-  | { kind: 'unsupported'; contentType: string };
+  undefined | { kind: 'json'; value: unknown } | { kind: 'form'; text: string } | { kind: 'unparsable' } | { kind: 'unsupported'; contentType: string };
 
 /** The credential an `auth_info` carries. */
 export type AuthInfo = { session_id: string } | { access_token: string } | { login: string; password: string };

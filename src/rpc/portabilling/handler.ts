@@ -45,9 +45,13 @@ function withRealm(name: string, params: unknown, realm: Realm): unknown {
   if (!REALM_PARAM.has(name) || typeof params !== 'object' || params === null || Array.isArray(params)) return params;
   const given = (params as Record<string, unknown>).realm;
   if (given !== undefined && given !== realm) {
-    throw new Fault('Client.Request.invalid_params', `Invalid params: realm ${JSON.stringify(given).slice(0, 40)} disagrees with this endpoint's realm ${realm}`, {
-      errors: [{ path: '/realm', keyword: 'const', message: `must be ${realm}`, params: { allowedValue: realm } }],
-    });
+    throw new Fault(
+      'Client.Request.invalid_params',
+      `Invalid params: realm ${JSON.stringify(given).slice(0, 40)} disagrees with this endpoint's realm ${realm}`,
+      {
+        errors: [{ path: '/realm', keyword: 'const', message: `must be ${realm}`, params: { allowedValue: realm } }],
+      },
+    );
   }
   return { ...params, realm };
 }
