@@ -17,8 +17,7 @@ import rpcPlugin from './plugins/rpc.js';
 import secretsPlugin from './plugins/secrets.js';
 import sessionsPlugin from './plugins/sessions.js';
 import { trustProxyOption } from './rpc/client-ip.js';
-import { rpcError, sendRestFault, toFault } from './rpc/errors.js';
-import { Fault } from './rpc/faults.js';
+import { frameworkFault, rpcError, sendRestFault } from './rpc/errors.js';
 
 export interface AppOptions {
   config: Config;
@@ -38,14 +37,7 @@ async function application(fastify: FastifyInstance, opts: AppOptions): Promise<
   // status on /rpc too (JSON-RPC over HTTP: 413, 415); the body is the
   // JSON-RPC error object.
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
-    const fault =
-      error.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
-        ? new Fault('Client.Request.too_large')
-        : error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
-          ? new Fault('Client.Request.unsupported_media_type')
-          : error.statusCode && error.statusCode < 500
-            ? new Fault('Client.Request.invalid_request', `Invalid Request: ${error.message}`)
-            : toFault(error, request.log);
+    const fault = frameworkFault(error, request.log);
     if (request.url.startsWith('/rpc')) {
       const status = fault.http === 413 || fault.http === 415 ? fault.http : 200;
       return reply.code(status).send({ jsonrpc: '2.0', id: null, error: rpcError(fault) });

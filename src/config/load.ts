@@ -36,31 +36,22 @@ ajv.addFormat('size', { type: 'string', validate: (v: string) => parseSize(v) !=
 // A server URL the driver cannot parse (e.g. a password with an unencoded space) would stop the
 // service only once it connects or sends; `sqlite:` paths are not URLs.
 ajv.addFormat('url', { type: 'string', validate: (v: string) => v.startsWith('sqlite:') || URL.canParse(v) });
-ajv.addFormat('complexity-rules', {
-  type: 'string',
-  validate: (v: string) => {
+/** A format whose parser throws on what it refuses. */
+const parses =
+  (parse: (value: string) => unknown) =>
+  (value: string): boolean => {
     try {
-      parseComplexityRules(v);
+      parse(value);
       return true;
     } catch {
       return false;
     }
-  },
-});
+  };
+ajv.addFormat('complexity-rules', { type: 'string', validate: parses(parseComplexityRules) });
 // TRUST_PROXY's string form (the environment's), and each entry of its array form (a config file's).
 ajv.addFormat('trust-proxy', { type: 'string', validate: (v: string) => parseTrustProxy(v) !== undefined });
 ajv.addFormat('proxy-address', { type: 'string', validate: (v: string) => isProxyAddress(v.trim()) });
-ajv.addFormat('realm-ports', {
-  type: 'string',
-  validate: (v: string) => {
-    try {
-      parseRealmPorts(v);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-});
+ajv.addFormat('realm-ports', { type: 'string', validate: parses(parseRealmPorts) });
 const validate = ajv.compile(configSchema);
 
 /** Settings whose values are secrets: never echoed in messages. */

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import fp from 'fastify-plugin';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { Realm } from '../entities/descriptors.js';
-import { toFault } from '../rpc/errors.js';
+import { frameworkFault } from '../rpc/errors.js';
 import { Fault } from '../rpc/faults.js';
 import { parseJson, type RawBody } from '../rpc/portabilling/envelope.js';
 import { handlePortaBilling, sendPortaFault, type PortaRequest } from '../rpc/portabilling/handler.js';
@@ -53,15 +53,7 @@ export default fp(
       async (scope: FastifyInstance) => {
         registerBodyParsers(scope);
         // Everything that goes wrong before the handler (body too large, bad length) is a PortaBilling fault too.
-        scope.setErrorHandler((error: FastifyError, request, reply) => {
-          const fault =
-            error.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
-              ? new Fault('Client.Request.too_large')
-              : error.statusCode && error.statusCode < 500
-                ? new Fault('Client.Request.invalid_request', `Invalid Request: ${error.message}`)
-                : toFault(error, request.log);
-          return sendPortaFault(reply, fault);
-        });
+        scope.setErrorHandler((error: FastifyError, request, reply) => sendPortaFault(reply, frameworkFault(error, request.log)));
         scope.setNotFoundHandler((request, reply) =>
           sendPortaFault(
             reply,
