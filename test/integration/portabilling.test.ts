@@ -29,7 +29,7 @@ async function fixtures(w: Wire): Promise<{ root: string; iCustomer: number; iAc
 
 describeEachDatabase(
   'PortaBilling transport on the wire',
-  (get) => {
+  (get, target) => {
     let t: TestApp;
     let w: Wire;
     let fx: Awaited<ReturnType<typeof fixtures>>;
@@ -330,6 +330,41 @@ describeEachDatabase(
       assert.deepEqual((await w.json('/portabilling/customer/rest/Session/ping', { params: { access_token: next.body.access_token } })).body, { user_id: 0 });
     });
 
+    test(
+      "REFRESH_REUSE_GRACE: the loser of a compare-and-set race reads again and gets the winner's pair",
+      // On SQLite a refresh reads and rotates inside one write transaction, so two can never interleave.
+      { skip: target === 'sqlite' && 'SQLite serialises the read and the rotation' },
+      async () => {
+        const login = await customerLogin();
+        const sessions = t.app.repos.sessions;
+        const rotate = sessions.rotateRefreshToken;
+        let arrived = 0;
+        let bothRead!: () => void;
+        const barrier = new Promise<void>((resolve) => (bothRead = resolve));
+        const fallback = setTimeout(() => bothRead(), 5_000);
+        sessions.rotateRefreshToken = async (...args) => {
+          if (++arrived === 2) bothRead();
+          await barrier;
+          return rotate.apply(sessions, args);
+        };
+        try {
+          const refresh = () => w.json('/portabilling/customer/rest/Session/refresh_access_token', { params: { refresh_token: login.refresh_token } });
+          const [a, b] = await Promise.all([refresh(), refresh()]);
+          assert.equal(arrived, 2, 'both read the current token');
+          assert.deepEqual([a.status, b.status], [200, 200]);
+          assert.equal(a.body.refresh_token, b.body.refresh_token);
+          assert.equal(a.body.access_token, b.body.access_token);
+          assert.equal(
+            (await w.json('/portabilling/customer/rest/Session/ping', { params: { access_token: a.body.access_token } })).body.user_id,
+            fx.iCustomer,
+          );
+        } finally {
+          clearTimeout(fallback);
+          sessions.rotateRefreshToken = rotate;
+        }
+      },
+    );
+
     test('2FA over this transport: login answers status and mfa_token, verify_otp on the same path opens the session', async () => {
       await w.rest('Vendor/add_vendor', { login: 'v2fa', password: 'Vendor-pass1', two_factor_auth: 'enabled' }, fx.root);
       const first = await w.json('/portabilling/vendor/rest/Session/login', { params: { login: 'v2fa', password: 'Vendor-pass1' } });
@@ -363,6 +398,18 @@ describeEachDatabase(
       });
       assert.equal(ok.body.status, 'authenticated');
       assert.equal((await w.form('/portabilling/vendor/rest/Vendor/get_vendor_info', { auth_info: { session_id: ok.body.session_id } })).status, 200);
+    });
+
+    test("Session/impersonate here answers a session_id credential that acts in the principal's realm", async () => {
+      const admin = await adminLogin();
+      const imp = await w.json('/portabilling/admin/rest/Session/impersonate', { params: { realm: 'account', id: fx.iAccount } }, String(admin.access_token));
+      assert.equal(imp.status, 200);
+      const [uuid, secret] = String(imp.body.session_id).split('.');
+      assert.match(uuid ?? '', /^[0-9a-f-]{36}$/);
+      assert.match(secret ?? '', /^[A-Za-z0-9_-]{43}$/);
+      const own = await w.form('/portabilling/account/rest/Account/get_account_info', { auth_info: { session_id: imp.body.session_id } });
+      assert.equal((own.body.account_info as Answer).i_account, fx.iAccount);
+      assert.deepEqual((await w.form('/portabilling/admin/rest/Session/ping', { params: { session_id: imp.body.session_id } })).body, { user_id: 0 });
     });
 
     test('a per-realm listener: /rest/<Service>/<method> in the realm of its port, and no way to another realm', async () => {
