@@ -38,7 +38,7 @@ export function readEnvelope(body: RawBody): Envelope {
     case 'unparsable':
       throw new Fault('Client.Request.parse_error');
     case 'unsupported':
-      throw new Fault('Client.Request.invalid_request', `Invalid Request: content type ${body.contentType.slice(0, 80)} is not accepted. ${NEITHER}`);
+      throw new Fault('Client.Request.unsupported_media_type', `Content type ${body.contentType.slice(0, 80)} is not accepted here. ${NEITHER}`);
     case 'json':
       return fromMembers(jsonMembers(body.value), (value) => value);
     case 'form':
