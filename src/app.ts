@@ -4,6 +4,7 @@ import fp from 'fastify-plugin';
 import type { DestinationStream } from 'pino';
 import type { Config } from './config/schema.js';
 import type { Clock } from './domain/clock.js';
+import { httpServerOptions } from './http-options.js';
 import { lazyChildLogger, loggerOptions } from './logger.js';
 import bootstrapPlugin from './plugins/bootstrap.js';
 import configPlugin from './plugins/config.js';
@@ -61,24 +62,14 @@ async function application(fastify: FastifyInstance, opts: AppOptions): Promise<
 
 export const app = fp(application, { name: 'billing-auth' });
 
-/** How late past REQUEST_TIMEOUT/HEADERS_TIMEOUT a slow client may be cut off. */
-const TIMEOUT_CHECK_INTERVAL_MS = 1000;
-
 /** A configured Fastify instance with the application registered and ready. */
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const fastify = Fastify({
     logger: loggerOptions(opts.config, opts.logStream),
     bodyLimit: opts.config.BODY_LIMIT,
-    // Slow clients (a body one byte every few seconds) are cut off with a 408
-    // instead of holding a connection open for as long as they like. Node
-    // looks for overdue requests every connectionsCheckingInterval (30 s by
-    // default, which would let a 1 s timeout run 30 s).
+    // Slow clients are cut off (see http-options.ts).
     requestTimeout: opts.config.REQUEST_TIMEOUT,
-    http: {
-      requestTimeout: opts.config.REQUEST_TIMEOUT,
-      headersTimeout: opts.config.HEADERS_TIMEOUT,
-      connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
-    },
+    http: httpServerOptions(opts.config),
     trustProxy: trustProxyOption(opts.config.TRUST_PROXY),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),

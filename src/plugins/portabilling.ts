@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import fp from 'fastify-plugin';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { Realm } from '../entities/descriptors.js';
+import { httpServerOptions } from '../http-options.js';
 import { frameworkFault } from '../rpc/errors.js';
 import { Fault } from '../rpc/faults.js';
 import { parseJson, type RawBody } from '../rpc/portabilling/envelope.js';
@@ -77,7 +78,7 @@ export default fp(
         const opened: Array<{ realm: Realm; port: number }> = [];
         for (const { realm, port } of app.config.PORTABILLING_PORTS) {
           // The realm is what the port means: every path is taken below that realm's prefix, so none can name another.
-          const server = createServer((req, res) => {
+          const server = createServer(httpServerOptions(app.config), (req, res) => {
             req.url = `/portabilling/${realm}${req.url ?? '/'}`;
             app.routing(req, res);
           });

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { test } from 'node:test';
-import { startServer } from '../helpers/cli.js';
+import { startServer, type RunningServer } from '../helpers/cli.js';
 import { createTestDatabase, databaseTargets } from '../helpers/databases.js';
 
 for (const target of databaseTargets()) {
   test(`serve opens the PORTABILLING_PORTS listeners and closes them on SIGTERM [${target}]`, async () => {
     const db = await createTestDatabase(target);
-    let server: Awaited<ReturnType<typeof startServer>> | undefined;
+    let server: RunningServer | undefined;
     try {
       server = await startServer({
         DATA_DIR: db.dataDir,
@@ -16,9 +16,10 @@ for (const target of databaseTargets()) {
         BCRYPT_COST: '4',
         PORTABILLING_PORTS: 'admin:0',
       });
+      const listener = /"realm":"admin","port":(\d+)[^\n]*PortaBilling listener open/;
+      await server.waitFor(listener);
+      const port = listener.exec(server.output())?.[1];
       const exited = once(server.child, 'exit');
-      let port: string | undefined;
-      while (!(port = /"realm":"admin","port":(\d+).*PortaBilling listener open/.exec(server.output())?.[1])) await new Promise((r) => setTimeout(r, 20));
       const login = await fetch(`http://127.0.0.1:${port}/rest/Session/login`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -30,7 +31,7 @@ for (const target of databaseTargets()) {
       const [code] = await exited;
       assert.equal(code, 0, server.output());
     } finally {
-      if (server?.child.exitCode === null) server.child.kill('SIGKILL');
+      await server?.kill();
       await db.drop();
     }
   });
