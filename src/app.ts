@@ -4,6 +4,7 @@ import fp from 'fastify-plugin';
 import type { DestinationStream } from 'pino';
 import type { Config } from './config/schema.js';
 import type { Clock } from './domain/clock.js';
+import { httpServerOptions } from './http-options.js';
 import { lazyChildLogger, loggerOptions } from './logger.js';
 import bootstrapPlugin from './plugins/bootstrap.js';
 import configPlugin from './plugins/config.js';
@@ -12,12 +13,12 @@ import healthPlugin from './plugins/health.js';
 import keyringPlugin from './plugins/keyring.js';
 import notificationsPlugin from './plugins/notifications.js';
 import passwordsPlugin from './plugins/passwords.js';
+import portabillingPlugin from './plugins/portabilling.js';
 import rpcPlugin from './plugins/rpc.js';
 import secretsPlugin from './plugins/secrets.js';
 import sessionsPlugin from './plugins/sessions.js';
 import { trustProxyOption } from './rpc/client-ip.js';
-import { rpcError, sendRestFault, toFault } from './rpc/errors.js';
-import { Fault } from './rpc/faults.js';
+import { frameworkFault, rpcError, sendRestFault } from './rpc/errors.js';
 
 export interface AppOptions {
   config: Config;
@@ -37,14 +38,7 @@ async function application(fastify: FastifyInstance, opts: AppOptions): Promise<
   // status on /rpc too (JSON-RPC over HTTP: 413, 415); the body is the
   // JSON-RPC error object.
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
-    const fault =
-      error.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
-        ? new Fault('Client.Request.too_large')
-        : error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
-          ? new Fault('Client.Request.unsupported_media_type')
-          : error.statusCode && error.statusCode < 500
-            ? new Fault('Client.Request.invalid_request', `Invalid Request: ${error.message}`)
-            : toFault(error, request.log);
+    const fault = frameworkFault(error, request.log);
     if (request.url.startsWith('/rpc')) {
       const status = fault.http === 413 || fault.http === 415 ? fault.http : 200;
       return reply.code(status).send({ jsonrpc: '2.0', id: null, error: rpcError(fault) });
@@ -60,6 +54,7 @@ async function application(fastify: FastifyInstance, opts: AppOptions): Promise<
   await fastify.register(passwordsPlugin);
   await fastify.register(sessionsPlugin);
   await fastify.register(rpcPlugin);
+  await fastify.register(portabillingPlugin);
   await fastify.register(healthPlugin);
   await fastify.register(notificationsPlugin);
   await fastify.register(bootstrapPlugin, { announce: opts.announce });
@@ -67,24 +62,14 @@ async function application(fastify: FastifyInstance, opts: AppOptions): Promise<
 
 export const app = fp(application, { name: 'billing-auth' });
 
-/** How late past REQUEST_TIMEOUT/HEADERS_TIMEOUT a slow client may be cut off. */
-const TIMEOUT_CHECK_INTERVAL_MS = 1000;
-
 /** A configured Fastify instance with the application registered and ready. */
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const fastify = Fastify({
     logger: loggerOptions(opts.config, opts.logStream),
     bodyLimit: opts.config.BODY_LIMIT,
-    // Slow clients (a body one byte every few seconds) are cut off with a 408
-    // instead of holding a connection open for as long as they like. Node
-    // looks for overdue requests every connectionsCheckingInterval (30 s by
-    // default, which would let a 1 s timeout run 30 s).
+    // Slow clients are cut off (see http-options.ts).
     requestTimeout: opts.config.REQUEST_TIMEOUT,
-    http: {
-      requestTimeout: opts.config.REQUEST_TIMEOUT,
-      headersTimeout: opts.config.HEADERS_TIMEOUT,
-      connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
-    },
+    http: httpServerOptions(opts.config),
     trustProxy: trustProxyOption(opts.config.TRUST_PROXY),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),

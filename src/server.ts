@@ -26,6 +26,7 @@ export async function serve(config: Config): Promise<void> {
       await app.close();
     });
     await app.listen({ port: config.PORT, host: config.HOST });
+    await app.portabilling.listen(config.HOST);
   } finally {
     process.off('SIGHUP', ignoreHup);
   }

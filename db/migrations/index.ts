@@ -11,6 +11,7 @@ import * as m009 from './009_sessions_by_impersonator.js';
 import * as m010 from './010_imported_password_hashes.js';
 import * as m011 from './011_password_resets.js';
 import * as m012 from './012_portal_clients.js';
+import * as m013 from './013_portabilling_session_secret.js';
 
 /**
  * The ordered migration set. Listing modules (instead of letting knex scan a
@@ -30,6 +31,7 @@ const migrations: Record<string, Knex.Migration> = {
   '010_imported_password_hashes': m010,
   '011_password_resets': m011,
   '012_portal_clients': m012,
+  '013_portabilling_session_secret': m013,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

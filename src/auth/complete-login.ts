@@ -34,7 +34,19 @@ export async function completeLogin(
   const now = app.clock.now();
   const principalId = Number(row[d.idField]);
   const reason = passwordChangeReason(row, now, app.config.WEB_PASSWORD_EXPIRE);
-  const session = await app.sessions.create({ realm: d.realm, principalId, amr, restricted: reason !== undefined, ip: ctx.ip, userAgent: ctx.userAgent }, trx);
+  const session = await app.sessions.create(
+    {
+      realm: d.realm,
+      principalId,
+      login: String(row.login),
+      amr,
+      restricted: reason !== undefined,
+      ip: ctx.ip,
+      userAgent: ctx.userAgent,
+      style: ctx.tokenStyle,
+    },
+    trx,
+  );
   await app.repos.audit.record(
     {
       ...actorOf(ctx),

@@ -6,6 +6,7 @@ import { describeJsonError } from '../domain/crypto/keyring.js';
 import { newLoginProblem } from '../domain/login.js';
 import { parseComplexityRules } from '../domain/passwords/policy.js';
 import { resetUrlProblem } from '../domain/reset-link.js';
+import { parseRealmPorts } from './realm-ports.js';
 import { configSchema, type Config, type ConfigKey } from './schema.js';
 import { isProxyAddress, parseTrustProxy } from './trust-proxy.js';
 
@@ -36,20 +37,22 @@ ajv.addFormat('size', { type: 'string', validate: (v: string) => parseSize(v) !=
 // A server URL the driver cannot parse (e.g. a password with an unencoded space) would stop the
 // service only once it connects or sends; `sqlite:` paths are not URLs.
 ajv.addFormat('url', { type: 'string', validate: (v: string) => v.startsWith('sqlite:') || URL.canParse(v) });
-ajv.addFormat('complexity-rules', {
-  type: 'string',
-  validate: (v: string) => {
+/** A format whose parser throws on what it refuses. */
+const parses =
+  (parse: (value: string) => unknown) =>
+  (value: string): boolean => {
     try {
-      parseComplexityRules(v);
+      parse(value);
       return true;
     } catch {
       return false;
     }
-  },
-});
+  };
+ajv.addFormat('complexity-rules', { type: 'string', validate: parses(parseComplexityRules) });
 // TRUST_PROXY's string form (the environment's), and each entry of its array form (a config file's).
 ajv.addFormat('trust-proxy', { type: 'string', validate: (v: string) => parseTrustProxy(v) !== undefined });
 ajv.addFormat('proxy-address', { type: 'string', validate: (v: string) => isProxyAddress(v.trim()) });
+ajv.addFormat('realm-ports', { type: 'string', validate: parses(parseRealmPorts) });
 const validate = ajv.compile(configSchema);
 
 /** Settings whose values are secrets: never echoed in messages. */
@@ -83,6 +86,7 @@ const FORMAT_HINTS: Record<string, string> = {
   'complexity-rules': 'latin:must,digits:must,special:cannot',
   'trust-proxy': 'false, 1, or 10.0.0.0/8,192.168.1.7',
   'proxy-address': '10.0.0.0/8, 192.168.1.7 or loopback',
+  'realm-ports': 'account:8445,customer:8444 (known realms, each realm and port once)',
 };
 
 const keys = Object.keys(configSchema.properties) as ConfigKey[];
@@ -148,6 +152,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (typeof value !== 'string') continue;
     if (prop.format === 'duration') raw[key] = parseDuration(value);
     if (prop.format === 'size') raw[key] = parseSize(value);
+    if (prop.format === 'realm-ports') raw[key] = parseRealmPorts(value);
   }
   raw.TRUST_PROXY = parseTrustProxy(raw.TRUST_PROXY);
   const problems = [
@@ -165,6 +170,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ...CLIENT_TIMEOUTS.filter((key) => Number(raw[key]) < 1000).map((key) => `${key} must be at least 1s`),
     // Node refuses a headers timeout longer than the request timeout (it could never fire).
     ...(Number(raw.HEADERS_TIMEOUT) > Number(raw.REQUEST_TIMEOUT) ? ['HEADERS_TIMEOUT must be at most REQUEST_TIMEOUT'] : []),
+    // A long grace would blind refresh-token reuse detection for as long (see README, Sessions).
+    ...(Number(raw.REFRESH_REUSE_GRACE) > MAX_REFRESH_REUSE_GRACE_MS ? ['REFRESH_REUSE_GRACE must be at most 5m'] : []),
+    // A PortaBilling listener on the main port would take the port's meaning (its realm) from every other route.
+    ...(raw.PORT !== 0 && (raw.PORTABILLING_PORTS as Array<{ port: number }>).some((p) => p.port === raw.PORT)
+      ? [`PORTABILLING_PORTS must not use PORT (${String(raw.PORT)})`]
+      : []),
   ];
   if (problems.length > 0) throw new ConfigError(problems);
   return raw as unknown as Config;
@@ -174,6 +185,7 @@ const DATABASE_TIMEOUTS = ['DB_CONNECT_TIMEOUT', 'DB_ACQUIRE_TIMEOUT', 'DB_QUERY
 // A zero database timeout would fail every call (or mean "wait for ever", which is what they exist to prevent).
 const POSITIVE_DURATIONS = [
   'ACCESS_TOKEN_TTL',
+  'PORTABILLING_ACCESS_TOKEN_TTL',
   'SESSION_TTL',
   'SESSION_IDLE_TTL',
   'MFA_TOKEN_TTL',
@@ -188,3 +200,4 @@ const DAY_MS = 86_400_000;
 const TIMER_DURATIONS = ['SHUTDOWN_TIMEOUT', 'NOTIFY_POLL_INTERVAL', ...DATABASE_TIMEOUTS];
 const CLIENT_TIMEOUTS = ['REQUEST_TIMEOUT', 'HEADERS_TIMEOUT'];
 const MAX_TIMER_MS = 2 ** 31 - 1;
+const MAX_REFRESH_REUSE_GRACE_MS = 5 * 60_000;

@@ -1,3 +1,4 @@
+import type { Realm } from '../entities/descriptors.js';
 import type { TrustProxy } from './trust-proxy.js';
 
 /**
@@ -142,6 +143,27 @@ export const configSchema = {
       description: 'Web passwords expire this long after they are set (`0`: never); a login with an expired password gets a restricted session.',
     },
     ACCESS_TOKEN_TTL: { type: 'string', format: 'duration', default: '15m', description: 'Lifetime of an access token.' },
+    PORTABILLING_ACCESS_TOKEN_TTL: {
+      type: 'string',
+      format: 'duration',
+      default: '48h',
+      description:
+        'Lifetime of an access token issued through the PortaBilling transport (its clients refresh only when less than an hour is left); never beyond the session, whose every call is still checked.',
+    },
+    REFRESH_REUSE_GRACE: {
+      type: 'string',
+      format: 'duration',
+      default: '0',
+      description:
+        'How long a just-rotated refresh token presented again gets the same new pair instead of ending the session (portal workers sharing one token cache); at most 5m. `0`: off, any reuse ends the session.',
+    },
+    PORTABILLING_PORTS: {
+      type: 'string',
+      format: 'realm-ports',
+      default: '',
+      description:
+        'Extra listeners, each serving the PortaBilling transport of one realm at `/rest/<Service>/<method>`, for clients that cannot take a path prefix: `account:8445,customer:8444`. Empty: none.',
+    },
     SESSION_TTL: { type: 'string', format: 'duration', default: '12h', description: 'Absolute lifetime of a session.' },
     SESSION_IDLE_TTL: {
       type: 'string',
@@ -245,6 +267,11 @@ export const configSchema = {
   },
 } as const;
 
+export interface RealmPort {
+  realm: Realm;
+  port: number;
+}
+
 export type ConfigKey = keyof typeof configSchema.properties;
 
 export interface Config {
@@ -284,6 +311,12 @@ export interface Config {
   WEB_PASSWORD_EXPIRE: number;
   /** milliseconds */
   ACCESS_TOKEN_TTL: number;
+  /** milliseconds */
+  PORTABILLING_ACCESS_TOKEN_TTL: number;
+  /** milliseconds; 0 = off */
+  REFRESH_REUSE_GRACE: number;
+  /** One realm per extra listener (see src/portabilling/listeners.ts). */
+  PORTABILLING_PORTS: RealmPort[];
   /** milliseconds */
   SESSION_TTL: number;
   /** milliseconds */

@@ -5,6 +5,7 @@ import { configSchema } from '../config/schema.js';
 import { packageVersion } from '../version.js';
 import { accessText } from './access.js';
 import { bundledComponents, bundledSchema } from './bundle.js';
+import { portaBillingComponents, portaBillingPaths } from './portabilling.js';
 
 /** Every 429 fault carries `retry_after`, which REST also sends as `Retry-After` (rpc/errors.ts). */
 const retryAfterHeader = () => ({
@@ -103,13 +104,14 @@ export function buildOpenApi(methods: MethodDefinition[]): Record<string, unknow
       description:
         'Headless authentication API for billing systems. Every method answers at `POST /rest/<Service>/<method>` ' +
         '(params object as body; faults as HTTP status plus `{faultcode, faultstring}`) and over JSON-RPC 2.0 at `POST /rpc` ' +
-        '(application faults as `{code, message, data: {faultcode}}`). Configuration variables: ' +
+        '(application faults as `{code, message, data: {faultcode}}`). PortaBilling API clients call the same methods at ' +
+        '`POST /portabilling/<realm>/rest/<Service>/<method>` (envelopes `{"params"}` or `params=&auth_info=`; every fault HTTP 500). Configuration variables: ' +
         Object.keys(configSchema.properties).join(', ') +
         '.',
     },
     servers: [{ url: 'http://127.0.0.1:3000' }],
     security: [{ bearer: [] }],
-    tags: [...new Set(restMethods.map((m) => m.name.split('/')[0]))].sort().map((name) => ({ name })),
+    tags: [...[...new Set(restMethods.map((m) => m.name.split('/')[0]))].sort(), 'PortaBilling'].map((name) => ({ name })),
     paths: {
       '/rpc': {
         post: {
@@ -148,6 +150,7 @@ export function buildOpenApi(methods: MethodDefinition[]): Record<string, unknow
         },
       },
       ...Object.fromEntries(restMethods.map((m) => [`/rest/${m.name}`, restOperation(m)])),
+      ...portaBillingPaths(),
       '/health/live': plainGet('Liveness: the process answers.', 'application/json'),
       '/health/ready': {
         get: {
@@ -207,6 +210,7 @@ export function buildOpenApi(methods: MethodDefinition[]): Record<string, unknow
             },
           },
         },
+        ...portaBillingComponents(),
         ...bundledComponents(),
       },
     },

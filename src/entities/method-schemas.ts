@@ -92,7 +92,8 @@ export function entitySchemas(m: EntityModel) {
               }
             : {}),
         },
-        oneOf: [{ required: [d.idField] }, { required: [d.keyField] }],
+        // By id, by key, or neither: then the caller's own record (a principal of the entity's realm).
+        not: { required: [d.idField, d.keyField] },
       }),
       result: composed(m, 'info', 'result', { required: [`${d.name}_info`], properties: { [`${d.name}_info`]: infoRef(m) } }),
     },

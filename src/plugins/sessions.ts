@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, hkdfSync, randomUUID, timingSafeEqual } from 'node:crypto';
 import fastifyJwt from '@fastify/jwt';
 import { sha256 } from '../domain/crypto/hash.js';
 import { randomToken } from '../domain/crypto/random.js';
@@ -29,11 +29,25 @@ export interface AuthenticatedSession {
 export interface NewSessionInput {
   realm: string;
   principalId: number;
+  /** The principal's login, shown to clients in the access token's `login` claim (left out when not given). */
+  login?: string;
   amr: string[];
   restricted?: boolean;
   impersonatedBy?: number;
   ip?: string;
   userAgent?: string;
+  /** Set by the transport the login came by (see `TokenStyle`). */
+  style?: TokenStyle;
+}
+
+/**
+ * How the PortaBilling transport wants a session's tokens: access tokens of
+ * its own lifetime, and a `session_id` credential whose secret part it
+ * chose (`<session uuid>.<secret>`; only the sha256 of the whole is stored).
+ */
+export interface TokenStyle {
+  accessTokenTtl: number;
+  sessionSecret?: string;
 }
 
 export interface IssuedSession {
@@ -54,6 +68,8 @@ interface AccessClaims {
   realm: string;
   sid: string;
   amr: string[];
+  /** The principal's login when the token was issued: PortaBilling clients show it as the user name. */
+  login?: string;
   iat: number;
   exp: number;
 }
@@ -65,17 +81,24 @@ declare module 'fastify' {
       /**
        * Rotates a refresh token: a new access token and a new refresh token;
        * the presented one stops working. Presenting an already rotated token
-       * revokes the session (audited with `ip`, who presented it). Faults:
-       * `Server.Session.refresh_token_invalid`.
+       * revokes the session (audited with `ip`, who presented it), unless it
+       * was rotated less than REFRESH_REUSE_GRACE ago: then it gets the same
+       * pair its rotation gave. Faults: `Server.Session.refresh_token_invalid`.
        */
-      refresh(refreshToken: string, origin?: AuditOrigin): Promise<RefreshedSession>;
+      refresh(refreshToken: string, origin?: AuditOrigin, style?: TokenStyle): Promise<RefreshedSession>;
+      /** The session of an access token (JWT). */
       authenticate(token: string): Promise<AuthenticatedSession>;
+      /** The session of a PortaBilling `session_id` credential, in the realm the call came to. */
+      authenticateSessionId(credential: string, realm: string): Promise<AuthenticatedSession>;
     };
   }
 }
 
 /** `<session uuid>.<43 base64url characters>`; anything else is refused before touching the database. */
 const REFRESH_TOKEN = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.[A-Za-z0-9_-]{43}$/;
+
+/** `<session uuid>.<43 base64url characters>`: the PortaBilling `session_id` credential (see TokenStyle). */
+const SESSION_CREDENTIAL = REFRESH_TOKEN;
 
 /** Enough for every session active within an access token's lifetime on a busy replica. */
 const VERIFIED_TOKEN_CACHE_SIZE = 10_000;
@@ -132,15 +155,17 @@ export default fp(
      * session row, never outliving the session itself.
      */
     function issueAccessToken(
-      session: { id: string; realm: string; principalId: number; amr: string[]; expiresAt: number },
+      session: { id: string; realm: string; principalId: number; login: string | undefined; amr: string[]; expiresAt: number },
       now: number,
+      style: TokenStyle | undefined,
     ): { access_token: string; expires_at: string } {
-      const accessExpiresAt = Math.min(now + app.config.ACCESS_TOKEN_TTL, session.expiresAt);
+      const accessExpiresAt = Math.min(now + (style?.accessTokenTtl ?? app.config.ACCESS_TOKEN_TTL), session.expiresAt);
       const claims: AccessClaims = {
         sub: String(session.principalId),
         realm: session.realm,
         sid: session.id,
         amr: session.amr,
+        login: session.login,
         iat: Math.floor(now / 1000),
         exp: Math.floor(accessExpiresAt / 1000),
       };
@@ -149,6 +174,16 @@ export default fp(
 
     /** `<session_id>.<random>`: the id finds the row, the random part is the secret (only its sha256 is stored). */
     const newRefreshToken = (sessionId: string): string => `${sessionId}.${randomToken(32)}`;
+
+    /**
+     * The refresh token that rotating `presented` gives: an HMAC of it under a key of its own
+     * (HKDF from the JWT key, RFC 5869), so a token presented again within REFRESH_REUSE_GRACE
+     * can be answered the same new token without its plaintext ever being stored. It is as
+     * unguessable as a random one to anyone without the key, who could forge access tokens anyway.
+     */
+    const rotationKey = Buffer.from(hkdfSync('sha256', app.secrets.jwtSecret, '', 'billing-auth refresh token rotation', 32));
+    const rotatedToken = (sessionId: string, presented: string): string =>
+      `${sessionId}.${createHmac('sha256', rotationKey).update(presented).digest('base64url')}`;
 
     const refreshRefused = () => new Fault('Server.Session.refresh_token_invalid');
 
@@ -177,12 +212,47 @@ export default fp(
       app.log.warn({ session_id: row.id, realm: row.realm, principal_id: row.principal_id }, 'refresh token reused: session revoked');
     }
 
+    /** A session row of `realm` that is live and whose principal (and impersonating admin) may still use it. */
+    async function liveRow(sessionId: string, realm: string, now: number): Promise<SessionWithPrincipal | undefined> {
+      let row = await cache.get(sessionId, realm);
+      // Idle here may only mean another replica saw the last calls: read the row again before ending it.
+      if (row && !isLive(row, now) && row.revoked_at === null && row.expires_at > now) row = await cache.reload(sessionId, realm);
+      if (!row || !isLive(row, now) || row.realm !== realm) return undefined;
+      // A principal that was deleted or blocked loses its sessions at once.
+      if (row.p_blocked === null || Boolean(row.p_blocked)) return undefined;
+      if (row.impersonated_by !== null) {
+        const admin = row.imp_permissions ? (JSON.parse(row.imp_permissions) as string[]) : [];
+        if (row.imp_blocked === null || Boolean(row.imp_blocked) || !admin.includes('sessions.impersonate')) return undefined;
+      }
+      return row;
+    }
+
+    /** The call goes on in this session: slide its idle window and say what the method sees of it. */
+    async function accepted(row: SessionWithPrincipal, now: number): Promise<AuthenticatedSession> {
+      // The cached row's stamp is never ahead of the database's, so this writes at least as often as needed.
+      if (now - row.last_seen_at >= touchEvery) {
+        await app.repos.sessions.touch(row.id, now);
+        cache.touched(row.id, now);
+      }
+      return {
+        sessionId: row.id,
+        realm: row.realm,
+        principalId: row.principal_id,
+        amr: JSON.parse(row.amr) as string[],
+        restricted: Boolean(row.restricted),
+        impersonatedBy: row.impersonated_by ?? undefined,
+        expiresAt: row.expires_at,
+        permissions: row.p_permissions ? (JSON.parse(row.p_permissions) as Permission[]) : [],
+      };
+    }
+
     app.decorate('sessions', {
       async create(input: NewSessionInput, trx?: Transaction): Promise<IssuedSession> {
         const now = app.clock.now();
         const id = randomUUID();
         const refreshToken = newRefreshToken(id);
         const expiresAt = now + app.config.SESSION_TTL;
+        const credential = input.style?.sessionSecret === undefined ? undefined : `${id}.${input.style.sessionSecret}`;
         await app.repos.sessions.insert(
           {
             id,
@@ -192,6 +262,7 @@ export default fp(
             restricted: input.restricted ?? false,
             impersonated_by: input.impersonatedBy ?? null,
             refresh_token_hash: sha256(refreshToken),
+            session_secret_hash: credential === undefined ? null : sha256(credential),
             ip: input.ip ?? null,
             user_agent: input.userAgent ?? null,
             created_at: now,
@@ -200,8 +271,14 @@ export default fp(
           },
           trx,
         );
-        const access = issueAccessToken({ id, realm: input.realm, principalId: input.principalId, amr: input.amr, expiresAt }, now);
+        const access = issueAccessToken(
+          { id, realm: input.realm, principalId: input.principalId, login: input.login, amr: input.amr, expiresAt },
+          now,
+          input.style,
+        );
         return {
+          // Always the public uuid (audit rows record it): the PortaBilling transport, which chose the
+          // secret, answers its clients `<session_id>.<secret>` instead.
           session_id: id,
           access_token: access.access_token,
           refresh_token: refreshToken,
@@ -210,31 +287,50 @@ export default fp(
         };
       },
 
-      async refresh(refreshToken: string, origin?: AuditOrigin): Promise<RefreshedSession> {
+      async refresh(refreshToken: string, origin?: AuditOrigin, style?: TokenStyle): Promise<RefreshedSession> {
         const sessionId = REFRESH_TOKEN.exec(refreshToken)?.[1];
         if (!sessionId) throw refreshRefused();
         const now = app.clock.now();
         const presented = sha256(refreshToken);
-        const next = newRefreshToken(sessionId);
+        const next = rotatedToken(sessionId, refreshToken);
+        const grace = app.config.REFRESH_REUSE_GRACE;
+        type Outcome = { row?: SessionForRotation; login?: string; issuedAt?: number; reused?: SessionForRotation; lostRace?: boolean };
         // Read, checked and rotated in one short transaction on the write connection.
-        const outcome = await app.db.writer.transaction(async (ex): Promise<{ row?: SessionForRotation; reused?: SessionForRotation }> => {
-          const row = await app.repos.sessions.findForRotation(sessionId, presented, ex);
-          if (!row) return {};
-          if (!row.presented_current) {
-            // The token one generation back is theft; any other token is just wrong and ends nothing
-            // (a session id alone, which callers see, must not let anyone end a session).
-            return row.presented_previous ? { reused: row } : {};
-          }
-          const d = entityOfRealm(row.realm);
-          if (!isLive(row, now) || !d || !(await app.repos.entities[d.name].isActive(row.principal_id, ex))) return {};
-          // Compare-and-set: of two refreshes with the same token (on any replica), one wins; the other is reuse.
-          return (await app.repos.sessions.rotateRefreshToken(row.id, presented, sha256(next), now, ex)) ? { row } : { reused: row };
-        });
+        const attempt = () =>
+          app.db.writer.transaction(async (ex): Promise<Outcome> => {
+            const row = await app.repos.sessions.findForRotation(sessionId, presented, sha256(next), ex);
+            if (!row) return {};
+            const d = entityOfRealm(row.realm);
+            const activeLogin = async () => (isLive(row, now) && d ? app.repos.entities[d.name].activeKey(row.principal_id, ex) : undefined);
+            if (!row.presented_current) {
+              // Presented again within the grace of its own rotation (and nothing rotated since): the same
+              // pair that rotation gave, access token included (same claims, same signature).
+              if (row.presented_previous && row.rotated_to_derived && row.rotated_at !== null && now - row.rotated_at < grace) {
+                const login = await activeLogin();
+                return login === undefined ? {} : { row, login, issuedAt: row.rotated_at };
+              }
+              // The token one generation back is theft; any other token is just wrong and ends nothing
+              // (a session id alone, which callers see, must not let anyone end a session).
+              return row.presented_previous ? { reused: row } : {};
+            }
+            const login = await activeLogin();
+            if (login === undefined) return {};
+            // Compare-and-set: of two refreshes with the same token (on any replica), one wins; the other is reuse.
+            if (await app.repos.sessions.rotateRefreshToken(row.id, presented, sha256(next), now, ex)) return { row, login, issuedAt: now };
+            return { reused: row, lostRace: true };
+          });
+        let outcome = await attempt();
+        // With a grace, the loser of a race reads again (a new transaction sees the winner's commit) and gets its pair.
+        if (outcome.lostRace && grace > 0) outcome = await attempt();
         if (outcome.reused) await refreshTokenReused(outcome.reused, now, origin);
-        const row = outcome.row;
-        if (!row) throw refreshRefused();
+        const { row, login, issuedAt } = outcome;
+        if (!row || login === undefined || issuedAt === undefined) throw refreshRefused();
         const amr = JSON.parse(row.amr) as string[];
-        const access = issueAccessToken({ id: row.id, realm: row.realm, principalId: row.principal_id, amr, expiresAt: row.expires_at }, now);
+        const access = issueAccessToken(
+          { id: row.id, realm: row.realm, principalId: row.principal_id, login, amr, expiresAt: row.expires_at },
+          issuedAt,
+          style,
+        );
         return {
           session_id: row.id,
           access_token: access.access_token,
@@ -256,32 +352,20 @@ export default fp(
         if (typeof claims.exp !== 'number' || claims.exp * 1000 <= now || typeof claims.sid !== 'string') {
           throw new Fault('Client.Session.check_auth.failed_to_process_access_token', 'The access token has expired; refresh it or log in again');
         }
-        let row = await cache.get(claims.sid, claims.realm);
-        // Idle here may only mean another replica saw the last calls: read the row again before ending it.
-        if (row && !isLive(row, now) && row.revoked_at === null && row.expires_at > now) row = await cache.reload(claims.sid, claims.realm);
-        if (!row || !isLive(row, now) || row.realm !== claims.realm || String(row.principal_id) !== claims.sub) throw ended();
-        // A principal that was deleted or blocked loses its sessions at once.
-        if (row.p_blocked === null || Boolean(row.p_blocked)) throw ended();
-        if (row.impersonated_by !== null) {
-          const admin = row.imp_permissions ? (JSON.parse(row.imp_permissions) as string[]) : [];
-          if (row.imp_blocked === null || Boolean(row.imp_blocked) || !admin.includes('sessions.impersonate')) throw ended();
-        }
-        const principal = { permissions: row.p_permissions ? (JSON.parse(row.p_permissions) as Permission[]) : [] };
-        // The cached row's stamp is never ahead of the database's, so this writes at least as often as needed.
-        if (now - row.last_seen_at >= touchEvery) {
-          await app.repos.sessions.touch(row.id, now);
-          cache.touched(row.id, now);
-        }
-        return {
-          sessionId: row.id,
-          realm: row.realm,
-          principalId: row.principal_id,
-          amr: JSON.parse(row.amr) as string[],
-          restricted: Boolean(row.restricted),
-          impersonatedBy: row.impersonated_by ?? undefined,
-          expiresAt: row.expires_at,
-          permissions: principal.permissions,
-        };
+        const row = await liveRow(claims.sid, claims.realm, now);
+        if (!row || String(row.principal_id) !== claims.sub) throw ended();
+        return accepted(row, now);
+      },
+
+      async authenticateSessionId(credential: string, realm: string): Promise<AuthenticatedSession> {
+        const sessionId = SESSION_CREDENTIAL.exec(credential)?.[1];
+        if (!sessionId) throw ended();
+        const now = app.clock.now();
+        const row = await liveRow(sessionId, realm, now);
+        // Digests of 256-bit secrets: the comparison's timing could tell nothing, but it costs nothing either.
+        const stored = row?.session_secret_hash;
+        if (!row || !stored || !timingSafeEqual(Buffer.from(stored), Buffer.from(sha256(credential)))) throw ended();
+        return accepted(row, now);
       },
     });
   },

@@ -34,7 +34,9 @@ export function createEntityRepository(db: Database, changes: SessionChangesRepo
   // Reads outside a transaction by id or key go through the point reader (committed rows, as knex would see them).
   const byId = pointQuery<Row>(db, (id) => knex(d.table).where(d.idField, id).first());
   const byKey = pointQuery<Row>(db, (key) => knex(d.table).where('login_key', key).first());
-  const blockedById = pointQuery<{ blocked: boolean | number }>(db, (id) => knex(d.table).where(d.idField, id).first('blocked'));
+  const blockedById = pointQuery<{ blocked: boolean | number; key: string }>(db, (id) =>
+    knex(d.table).where(d.idField, id).first('blocked', { key: d.keyField }),
+  );
   return {
     descriptor: d,
 
@@ -46,10 +48,13 @@ export function createEntityRepository(db: Database, changes: SessionChangesRepo
       return byId(id, trx);
     },
 
-    /** Whether the row exists and is not blocked: all a session needs to go on (one column, not the row). */
-    async isActive(id: number, trx?: Transaction): Promise<boolean> {
+    /**
+     * The login (key) of a row that exists and is not blocked, else undefined: all a session needs to go
+     * on, and the name its new access token shows (two columns, not the row).
+     */
+    async activeKey(id: number, trx?: Transaction): Promise<string | undefined> {
       const row = await blockedById(id, trx);
-      return row !== undefined && !row.blocked;
+      return row !== undefined && !row.blocked ? String(row.key) : undefined;
     },
 
     async findByIds(ids: number[], trx?: Knex.Transaction): Promise<Row[]> {

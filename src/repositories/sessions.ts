@@ -17,6 +17,10 @@ export interface SessionRow {
   refresh_token_hash: string | null;
   /** The refresh token one rotation back: presenting it again is reuse (theft). */
   previous_refresh_token_hash: string | null;
+  /** When the refresh token was last rotated (REFRESH_REUSE_GRACE runs from here). */
+  rotated_at: number | null;
+  /** sha256 of the PortaBilling `session_id` credential, when the session was opened on that transport. */
+  session_secret_hash: string | null;
   ip: string | null;
   user_agent: string | null;
   created_at: number;
@@ -60,13 +64,23 @@ export function isLiveSession(row: Pick<SessionRow, 'revoked_at' | 'expires_at' 
 export type SessionForRotation = Pick<SessionRow, (typeof ROTATION_COLUMNS)[number]> & {
   presented_current: number | null;
   presented_previous: number | null;
+  /** The current token is the one rotating the presented token gives (see sessions plugin: it is derived). */
+  rotated_to_derived: number | null;
 };
 
-const ROTATION_COLUMNS = ['id', 'realm', 'principal_id', 'amr', 'restricted', 'last_seen_at', 'expires_at', 'revoked_at'] as const satisfies ReadonlyArray<
-  keyof SessionRow
->;
+const ROTATION_COLUMNS = [
+  'id',
+  'realm',
+  'principal_id',
+  'amr',
+  'restricted',
+  'last_seen_at',
+  'expires_at',
+  'revoked_at',
+  'rotated_at',
+] as const satisfies ReadonlyArray<keyof SessionRow>;
 
-export type NewSession = Omit<SessionRow, 'revoked_at' | 'revoke_reason' | 'previous_refresh_token_hash'>;
+export type NewSession = Omit<SessionRow, 'revoked_at' | 'revoke_reason' | 'previous_refresh_token_hash' | 'rotated_at'>;
 
 export type SessionWithPrincipal = SessionRow & {
   p_blocked: boolean | number | null;
@@ -83,6 +97,7 @@ const NEW_SESSION_COLUMNS = [
   'restricted',
   'impersonated_by',
   'refresh_token_hash',
+  'session_secret_hash',
   'ip',
   'user_agent',
   'created_at',
@@ -131,6 +146,7 @@ export function createSessionsRepository(
         ...ROTATION_COLUMNS,
         knex.raw('(refresh_token_hash = ?) as presented_current', [param('hash')]),
         knex.raw('(previous_refresh_token_hash = ?) as presented_previous', [param('hash')]),
+        knex.raw('(refresh_token_hash = ?) as rotated_to_derived', [param('derivedHash')]),
       ),
   );
   // The writes of a login and of a refresh, compiled once (see statements.ts).
@@ -142,6 +158,7 @@ export function createSessionsRepository(
       .update({
         refresh_token_hash: param('newHash'),
         previous_refresh_token_hash: param('oldHash'),
+        rotated_at: param('now'),
         last_seen_at: knex.raw('CASE WHEN last_seen_at < ? THEN ? ELSE last_seen_at END', [param('now'), param('now')]),
       }),
   );
@@ -173,9 +190,12 @@ export function createSessionsRepository(
       return byId(id, trx);
     },
 
-    /** The session a refresh token names, and which of its hashes `presentedHash` is (see SessionForRotation). */
-    async findForRotation(id: string, presentedHash: string, trx: Transaction): Promise<SessionForRotation | undefined> {
-      return forRotation({ id, hash: presentedHash }, trx);
+    /**
+     * The session a refresh token names, which of its hashes `presentedHash` is, and whether the current
+     * one is `derivedHash` (see SessionForRotation).
+     */
+    async findForRotation(id: string, presentedHash: string, derivedHash: string, trx: Transaction): Promise<SessionForRotation | undefined> {
+      return forRotation({ id, hash: presentedHash, derivedHash }, trx);
     },
 
     /** Slides the idle window; only moves forward, so concurrent calls cannot move it back. */

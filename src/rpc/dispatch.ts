@@ -1,17 +1,32 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { callOrigin } from './call-origin.js';
+import type { AuthenticatedSession, TokenStyle } from '../plugins/sessions.js';
 import { Fault } from './faults.js';
 import { publicErrors } from './schemas.js';
 import type { CallContext, CompiledMethod } from './registry.js';
+
+/** What a transport tells the core beyond the method and its params. */
+export interface CallOptions {
+  /**
+   * The session of the credential the call presents, or undefined when it
+   * presents none. Default: the `Authorization: Bearer <access_token>` header
+   * (the only credential of `/rpc` and `/rest`).
+   */
+  credential?: () => Promise<AuthenticatedSession> | undefined;
+  /** The faultstring when a method needs a credential and none came. */
+  missingCredential?: string;
+  /** How the sessions and tokens this call issues must look (see TokenStyle). */
+  tokenStyle?: TokenStyle;
+}
 
 /**
  * One call, whichever transport it came by, as a short pipeline:
  * resolve → validate → authenticate → authorize → act (→ check the result).
  */
-export async function dispatch(app: FastifyInstance, request: FastifyRequest, name: string, params: unknown): Promise<unknown> {
+export async function dispatch(app: FastifyInstance, request: FastifyRequest, name: string, params: unknown, options: CallOptions = {}): Promise<unknown> {
   const method = resolve(app, name);
   const validParams = validate(method, params);
-  const ctx = await authenticate(app, request, method);
+  const ctx = await authenticate(app, request, method, options);
   authorize(method, ctx);
   const result = await method.handler(validParams, ctx);
   if (app.config.VALIDATE_RESULTS && !method.validateResult(result)) {
@@ -40,7 +55,8 @@ function validate(method: CompiledMethod, params: unknown): unknown {
   return value;
 }
 
-function bearerToken(request: FastifyRequest): string | undefined {
+/** The token of an `Authorization: Bearer` header; undefined without the header, a fault for any other form. */
+export function bearerToken(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
   if (!header) return undefined;
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -48,22 +64,29 @@ function bearerToken(request: FastifyRequest): string | undefined {
   return match[1];
 }
 
+/** The credential of `/rpc` and `/rest`: the Bearer header. */
+function bearerCredential(app: FastifyInstance, request: FastifyRequest): () => Promise<AuthenticatedSession> | undefined {
+  return () => {
+    const token = bearerToken(request);
+    return token ? app.sessions.authenticate(token) : undefined;
+  };
+}
+
 /**
  * A public method that tailors its answer to a caller it knows: a token that
  * does not authenticate (expired, revoked, malformed) makes an anonymous
  * call, not a failed one, since the method needs none.
  */
-async function optionalSession(app: FastifyInstance, request: FastifyRequest): Promise<CallContext['session']> {
+async function optionalSession(credential: () => Promise<AuthenticatedSession> | undefined): Promise<CallContext['session']> {
   try {
-    const token = bearerToken(request);
-    return token ? await app.sessions.authenticate(token) : undefined;
+    return await credential();
   } catch (err) {
     if (err instanceof Fault && err.http === 401) return undefined;
     throw err;
   }
 }
 
-async function authenticate(app: FastifyInstance, request: FastifyRequest, method: CompiledMethod): Promise<CallContext> {
+async function authenticate(app: FastifyInstance, request: FastifyRequest, method: CompiledMethod, options: CallOptions): Promise<CallContext> {
   const ctx: CallContext = {
     app,
     log: request.log,
@@ -72,14 +95,21 @@ async function authenticate(app: FastifyInstance, request: FastifyRequest, metho
     ...(await callOrigin(app, request)),
     userAgent: request.headers['user-agent']?.slice(0, 256),
     session: undefined,
+    tokenStyle: options.tokenStyle,
   };
+  const credential = options.credential ?? bearerCredential(app, request);
   if (method.access.kind === 'public') {
-    if (method.access.session === 'optional') ctx.session = await optionalSession(app, request);
+    if (method.access.session === 'optional') ctx.session = await optionalSession(credential);
     return ctx;
   }
-  const token = bearerToken(request);
-  if (!token) throw new Fault('Client.Session.check_auth.failed_to_process_access_token', 'This method needs "Authorization: Bearer <access_token>"');
-  ctx.session = await app.sessions.authenticate(token);
+  const session = credential();
+  if (!session) {
+    throw new Fault(
+      'Client.Session.check_auth.failed_to_process_access_token',
+      options.missingCredential ?? 'This method needs "Authorization: Bearer <access_token>"',
+    );
+  }
+  ctx.session = await session;
   return ctx;
 }
 

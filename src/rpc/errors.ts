@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyBaseLogger, FastifyReply } from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyReply } from 'fastify';
 import { Fault } from './faults.js';
 
 /**
@@ -32,6 +32,17 @@ export function toFault(err: unknown, log: FastifyBaseLogger): Fault {
   }
   log.error({ err, error_id: errorId }, 'internal error');
   return new Fault('Server.Internal.error', `Internal error (error id ${errorId})`, { error_id: errorId });
+}
+
+/**
+ * An error Fastify raised before a route handler ran (body too large, bad
+ * content length, a parser's refusal), as the fault every transport answers.
+ */
+export function frameworkFault(error: FastifyError, log: FastifyBaseLogger): Fault {
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new Fault('Client.Request.too_large');
+  if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new Fault('Client.Request.unsupported_media_type');
+  if (error.statusCode && error.statusCode < 500) return new Fault('Client.Request.invalid_request', `Invalid Request: ${error.message}`);
+  return toFault(error, log);
 }
 
 /** `/rpc` error member. */

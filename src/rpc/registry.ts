@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { ValidateFunction } from 'ajv';
-import type { AuthenticatedSession } from '../plugins/sessions.js';
+import type { AuthenticatedSession, TokenStyle } from '../plugins/sessions.js';
 import type { Permission } from '../domain/permissions.js';
 import { schemaStore, type JsonSchema } from './schemas.js';
 import type { FaultCode } from './faults.js';
@@ -30,6 +30,8 @@ export interface CallContext {
   userAgent: string | undefined;
   /** Present for every non-public method (and for public ones called with a valid token). */
   session: AuthenticatedSession | undefined;
+  /** Set by the PortaBilling transport: how the sessions and tokens this call issues must look. */
+  tokenStyle?: TokenStyle;
 }
 
 export interface SessionCallContext extends CallContext {

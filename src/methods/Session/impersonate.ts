@@ -27,7 +27,16 @@ export default defineMethod<Params, { status: 'authenticated' } & IssuedSession>
       // No password and no OTP: the admin's own session (and its permission) is the authentication.
       // Never restricted: an impersonated session cannot change the principal's password anyway.
       const created = await app.sessions.create(
-        { realm: params.realm, principalId, amr: ['imp'], impersonatedBy: session.principalId, ip: ctx.ip, userAgent: ctx.userAgent },
+        {
+          realm: params.realm,
+          principalId,
+          login: String(row.login),
+          amr: ['imp'],
+          impersonatedBy: session.principalId,
+          ip: ctx.ip,
+          userAgent: ctx.userAgent,
+          style: ctx.tokenStyle,
+        },
         trx,
       );
       await app.repos.audit.record(

@@ -9,7 +9,7 @@ export default defineMethod<{ refresh_token: string }, Result>({
   access: { kind: 'public' },
   faults: ['Server.Session.refresh_token_invalid'],
   async handler(params, ctx) {
-    const { restricted, ...session } = await ctx.app.sessions.refresh(params.refresh_token, originOf(ctx));
+    const { restricted, ...session } = await ctx.app.sessions.refresh(params.refresh_token, originOf(ctx), ctx.tokenStyle);
     // A restricted session stays restricted until Session/change_password lifts it.
     return restricted ? { status: 'password_change_required', reason: 'must_change', ...session } : { status: 'authenticated', ...session };
   },

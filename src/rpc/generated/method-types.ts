@@ -120,8 +120,6 @@ export interface MethodTypes {
   };
   'Account/get_account_info': {
     params: {
-      [k: string]: unknown;
-    } & {
       i_account?: number;
       /**
        * A login as typed to find a principal: compared after Unicode NFKC and lower-casing, so any case and compatibility form (fullwidth, ligatures) finds it.
@@ -281,8 +279,6 @@ export interface MethodTypes {
   };
   'Customer/get_customer_info': {
     params: {
-      [k: string]: unknown;
-    } & {
       i_customer?: number;
       /**
        * A login as typed to find a principal: compared after Unicode NFKC and lower-casing, so any case and compatibility form (fullwidth, ligatures) finds it.
@@ -424,8 +420,6 @@ export interface MethodTypes {
   };
   'CustomerClass/get_customer_class_info': {
     params: {
-      [k: string]: unknown;
-    } & {
       i_customer_class?: number;
       /**
        * Unique name (regardless of case).
@@ -542,8 +536,6 @@ export interface MethodTypes {
   };
   'CustomerIndividual/get_customer_individual_info': {
     params: {
-      [k: string]: unknown;
-    } & {
       i_customer_individual?: number;
       /**
        * A login as typed to find a principal: compared after Unicode NFKC and lower-casing, so any case and compatibility form (fullwidth, ligatures) finds it.
@@ -695,8 +687,6 @@ export interface MethodTypes {
   };
   'Representative/get_representative_info': {
     params: {
-      [k: string]: unknown;
-    } & {
       i_representative?: number;
       /**
        * A login as typed to find a principal: compared after Unicode NFKC and lower-casing, so any case and compatibility form (fullwidth, ligatures) finds it.
@@ -916,8 +906,6 @@ export interface MethodTypes {
   };
   'User/get_user_info': {
     params: {
-      [k: string]: unknown;
-    } & {
       i_user?: number;
       /**
        * A login as typed to find a principal: compared after Unicode NFKC and lower-casing, so any case and compatibility form (fullwidth, ligatures) finds it.
@@ -1059,8 +1047,6 @@ export interface MethodTypes {
   };
   'Vendor/get_vendor_info': {
     params: {
-      [k: string]: unknown;
-    } & {
       i_vendor?: number;
       /**
        * A login as typed to find a principal: compared after Unicode NFKC and lower-casing, so any case and compatibility form (fullwidth, ligatures) finds it.
@@ -1575,7 +1561,7 @@ export interface Session {
 export interface Authenticated {
   status: 'authenticated';
   /**
-   * JWT for `Authorization: Bearer`. Claims: sub, realm, sid, amr.
+   * JWT for `Authorization: Bearer`. Claims: sub, realm, sid, amr, login (the principal's login, for display), iat, exp.
    */
   access_token: string;
   /**
