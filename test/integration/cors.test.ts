@@ -72,7 +72,12 @@ describeEachDatabase(
       });
       assert.equal(ping.statusCode, 200);
       assert.equal(ping.headers['access-control-allow-origin'], DEV);
-      const fault = await app.inject({ method: 'POST', url: '/rest/Session/ping', headers: { origin: PORTAL, 'content-type': 'application/json' }, payload: {} });
+      const fault = await app.inject({
+        method: 'POST',
+        url: '/rest/Session/ping',
+        headers: { origin: PORTAL, 'content-type': 'application/json' },
+        payload: {},
+      });
       assert.equal(fault.statusCode, 401);
       assert.equal(fault.headers['access-control-allow-origin'], PORTAL, 'a page can read why its call failed');
       const porta = await app.inject({

@@ -1,16 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError, loadConfig } from '../../src/config/load.js';
-
-const problems = (env: Record<string, string>): string[] => {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  return [];
-};
+import { loadConfig } from '../../src/config/load.js';
+import { configProblems } from '../helpers/config.js';
 
 test('CORS_ORIGINS is empty by default: no origin may call from a browser', () => {
   assert.deepEqual(loadConfig({}).CORS_ORIGINS, []);
@@ -36,7 +27,7 @@ test('CORS_ORIGINS refuses what is not an exact origin, naming the setting', () 
     'https://portal.example,,https://b.example',
     'https://portal.example,https://PORTAL.example',
   ]) {
-    const found = problems({ CORS_ORIGINS: value });
+    const found = configProblems({ CORS_ORIGINS: value });
     assert.ok(
       found.some((p) => p.startsWith('CORS_ORIGINS')),
       `${value}: ${found.join('; ')}`,
