@@ -1,6 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { listenUrl } from '../config/public-url.js';
+import { configSchema } from '../config/schema.js';
 import { openApiYaml } from '../docs/openapi.js';
 import { methodTypesSource } from '../docs/types.js';
 import { allMethods } from '../methods/index.js';
@@ -8,6 +10,9 @@ import { packageRoot } from '../paths.js';
 import { MethodRegistry } from '../rpc/registry.js';
 
 export const methodTypesPath = join(packageRoot, 'src', 'rpc', 'generated', 'method-types.ts');
+
+/** The server the committed openapi.yaml names: PUBLIC_URL's default under the default HOST and PORT. */
+export const committedPublicUrl = listenUrl(configSchema.properties.HOST.default, configSchema.properties.PORT.default);
 
 export function registeredMethods() {
   const registry = new MethodRegistry();
@@ -24,7 +29,7 @@ export function registerDocsCommands(program: Command): void {
     .action(async () => {
       const methods = registeredMethods();
       const path = join(packageRoot, 'openapi.yaml');
-      writeFileSync(path, openApiYaml(methods));
+      writeFileSync(path, openApiYaml(methods, committedPublicUrl));
       console.log(`wrote ${path}`);
       writeFileSync(methodTypesPath, await methodTypesSource(methods));
       console.log(`wrote ${methodTypesPath}`);

@@ -7,6 +7,7 @@ import { newLoginProblem } from '../domain/login.js';
 import { parseComplexityRules } from '../domain/passwords/policy.js';
 import { resetUrlProblem } from '../domain/reset-link.js';
 import { parseCorsOrigins } from './cors-origins.js';
+import { normalizePublicUrl, publicUrlProblem } from './public-url.js';
 import { parseRealmPorts } from './realm-ports.js';
 import { configSchema, type Config, type ConfigKey } from './schema.js';
 import { isProxyAddress, parseTrustProxy } from './trust-proxy.js';
@@ -169,6 +170,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ...[raw.PASSWORD_RESET_URL === undefined ? undefined : resetUrlProblem(String(raw.PASSWORD_RESET_URL))]
       .filter(Boolean)
       .map((problem) => `PASSWORD_RESET_URL ${problem}`),
+    ...[raw.PUBLIC_URL === undefined ? undefined : publicUrlProblem(String(raw.PUBLIC_URL))].filter(Boolean).map((problem) => `PUBLIC_URL ${problem}`),
     ...[newLoginProblem(String(raw.BOOTSTRAP_ADMIN_LOGIN))].filter(Boolean).map((problem) => `BOOTSTRAP_ADMIN_LOGIN cannot be used: ${problem}`),
     // Below a second, ordinary clients on a slow link would be cut off.
     ...CLIENT_TIMEOUTS.filter((key) => Number(raw[key]) < 1000).map((key) => `${key} must be at least 1s`),
@@ -182,6 +184,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       : []),
   ];
   if (problems.length > 0) throw new ConfigError(problems);
+  if (typeof raw.PUBLIC_URL === 'string') raw.PUBLIC_URL = normalizePublicUrl(raw.PUBLIC_URL);
   return raw as unknown as Config;
 }
 

@@ -16,6 +16,12 @@ export const configSchema = {
   properties: {
     PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3000, description: 'TCP port to listen on.' },
     HOST: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Interface to listen on (`0.0.0.0` in containers).' },
+    PUBLIC_URL: {
+      type: 'string',
+      minLength: 1,
+      description:
+        'The address clients reach the service at (`https://auth.example`, with a path prefix if a proxy adds one): the `servers` of the served `/openapi.yaml` and `/openrpc.json`. http(s), no user, query or fragment. Unset: the address the service listens on (`http://HOST:PORT`); the committed `openapi.yaml` shows `http://127.0.0.1:3000`.',
+    },
     DATABASE_URL: {
       type: 'string',
       pattern: '^(sqlite:|mysql://|mariadb://)',
@@ -284,6 +290,8 @@ export type ConfigKey = keyof typeof configSchema.properties;
 export interface Config {
   PORT: number;
   HOST: string;
+  /** http(s) URL without trailing slash; unset: the listening address */
+  PUBLIC_URL?: string;
   DATABASE_URL: string;
   /** milliseconds */
   DB_CONNECT_TIMEOUT: number;

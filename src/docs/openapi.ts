@@ -1,5 +1,6 @@
 import { stringify } from 'yaml';
 import { FAULTS, type FaultCode } from '../rpc/faults.js';
+import { anyFault, faultComponents, faultDataRef, methodFaults } from './faults.js';
 import type { MethodDefinition } from '../rpc/registry.js';
 import { configSchema } from '../config/schema.js';
 import { packageVersion } from '../version.js';
@@ -15,32 +16,8 @@ const retryAfterHeader = () => ({
 const faultResponse = (status: number, codes: FaultCode[]) => ({
   description: codes.map((c) => `\`${c}\``).join(', '),
   ...(status === 429 ? { headers: retryAfterHeader() } : {}),
-  content: { 'application/json': { schema: { $ref: '#/components/schemas/Fault' } } },
+  content: { 'application/json': { schema: anyFault(codes) } },
 });
-
-/** Faults any method can answer, by the kind of access it needs. */
-function transportFaults(m: MethodDefinition): FaultCode[] {
-  const codes: FaultCode[] = [
-    'Client.Request.parse_error',
-    'Client.Request.invalid_params',
-    'Client.Request.too_large',
-    'Client.Request.unsupported_media_type',
-    'Server.Internal.error',
-    'Server.Unavailable',
-    // Any call may carry a portal client's headers (see rpc/call-origin.ts).
-    'Server.Session.portal_client_auth_failed',
-    'Client.Request.invalid_end_user_ip',
-  ];
-  if (m.access.kind !== 'public') {
-    codes.push(
-      'Client.Session.check_auth.failed_to_process_access_token',
-      'Server.Session.check_auth.auth_failed',
-      'Server.Session.alert_You_must_change_password',
-    );
-  }
-  if (m.access.kind === 'admin' || (m.access.kind === 'session' && m.access.denyImpersonated)) codes.push('Server.AccessControl.forbidden');
-  return codes;
-}
 
 /** The headers a trusted portal server adds to any call (README "Trusted portal servers"). */
 const PORTAL_HEADERS = [{ $ref: '#/components/parameters/PortalClient' }, { $ref: '#/components/parameters/EndUserIp' }];
@@ -66,7 +43,7 @@ const portalHeaderParameters = {
 
 function restOperation(m: MethodDefinition) {
   const byStatus = new Map<number, FaultCode[]>();
-  for (const code of [...new Set([...transportFaults(m), ...m.faults])]) {
+  for (const code of methodFaults(m)) {
     const status = FAULTS[code].http;
     byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
   }
@@ -89,12 +66,41 @@ function restOperation(m: MethodDefinition) {
   };
 }
 
-const plainGet = (summary: string, contentType: string) => ({
-  get: { summary, security: [], responses: { '200': { description: summary, content: { [contentType]: {} } } } },
+const plainGet = (operationId: string, summary: string, contentType: string) => ({
+  get: {
+    operationId,
+    tags: ['Service'],
+    summary,
+    description: summary,
+    security: [],
+    responses: { '200': { description: summary, content: { [contentType]: {} } } },
+  },
+});
+
+/** A transport-level refusal of `/rpc`: HTTP status of its own, JSON-RPC error object as body (app.ts error handler). */
+const rpcRefusal = (code: FaultCode) => ({
+  description: `\`${code}\`: ${FAULTS[code].message}.`,
+  content: {
+    'application/json': {
+      schema: {
+        type: 'object',
+        required: ['jsonrpc', 'id', 'error'],
+        properties: {
+          jsonrpc: { const: '2.0' },
+          id: { type: 'null' },
+          error: {
+            type: 'object',
+            required: ['code', 'message', 'data'],
+            properties: { code: { const: FAULTS[code].rpc }, message: { type: 'string' }, data: faultDataRef(code) },
+          },
+        },
+      },
+    },
+  },
 });
 
 /** The OpenAPI 3.1 document of the registry; `openapi.yaml` is this, committed. */
-export function buildOpenApi(methods: MethodDefinition[]): Record<string, unknown> {
+export function buildOpenApi(methods: MethodDefinition[], publicUrl: string): Record<string, unknown> {
   const restMethods = methods.filter((m) => m.name.includes('/'));
   return {
     openapi: '3.1.0',
@@ -109,16 +115,19 @@ export function buildOpenApi(methods: MethodDefinition[]): Record<string, unknow
         Object.keys(configSchema.properties).join(', ') +
         '.',
     },
-    servers: [{ url: 'http://127.0.0.1:3000' }],
+    servers: [{ url: publicUrl, description: 'PUBLIC_URL (default: the address the service listens on)' }],
     security: [{ bearer: [] }],
-    tags: [...[...new Set(restMethods.map((m) => m.name.split('/')[0]))].sort(), 'PortaBilling'].map((name) => ({ name })),
+    tags: ['JSON-RPC', ...[...new Set(restMethods.map((m) => m.name.split('/')[0]))].sort(), 'PortaBilling', 'Service'].map((name) => ({ name })),
     paths: {
       '/rpc': {
         post: {
           operationId: 'rpc',
           tags: ['JSON-RPC'],
           summary: 'JSON-RPC 2.0 endpoint: every method below by name, single calls, batches and notifications.',
-          description: 'The method list with params and results is in the OpenRPC document (`GET /openrpc.json` or the `rpc.discover` method).',
+          description:
+            'The method list with params and results is in the OpenRPC document (`GET /openrpc.json` or the `rpc.discover` method). ' +
+            'Every answer to a call is HTTP 200, faults included (as JSON-RPC error objects whose `data` holds `faultcode` and its details), ' +
+            'except a body larger than `BODY_LIMIT` (413) and a body that is not `application/json` (415), answered before any call is read.',
           security: [{ bearer: [] }, {}],
           parameters: PORTAL_HEADERS,
           requestBody: {
@@ -146,42 +155,32 @@ export function buildOpenApi(methods: MethodDefinition[]): Record<string, unknow
               },
             },
             '204': { description: 'The call was a notification (or a batch of only notifications): no answer.' },
+            '413': rpcRefusal('Client.Request.too_large'),
+            '415': rpcRefusal('Client.Request.unsupported_media_type'),
           },
         },
       },
       ...Object.fromEntries(restMethods.map((m) => [`/rest/${m.name}`, restOperation(m)])),
       ...portaBillingPaths(),
-      '/health/live': plainGet('Liveness: the process answers.', 'application/json'),
+      '/health/live': plainGet('health_live', 'Liveness: the process answers.', 'application/json'),
       '/health/ready': {
         get: {
+          operationId: 'health_ready',
+          tags: ['Service'],
           summary: 'Readiness: the database answers (503 when it does not).',
+          description: 'Readiness: the database answers (503 when it does not).',
           security: [],
           responses: { '200': { description: 'Ready' }, '503': { description: 'The database does not answer' } },
         },
       },
-      '/openapi.yaml': plainGet('This document.', 'application/yaml'),
-      '/openrpc.json': plainGet('The OpenRPC document of the JSON-RPC methods.', 'application/json'),
+      '/openapi.yaml': plainGet('openapi', 'This document.', 'application/yaml'),
+      '/openrpc.json': plainGet('openrpc', 'The OpenRPC document of the JSON-RPC methods.', 'application/json'),
     },
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
       parameters: portalHeaderParameters,
       schemas: {
-        Fault: {
-          type: 'object',
-          required: ['faultcode', 'faultstring'],
-          properties: {
-            faultcode: { $ref: '#/components/schemas/FaultCode' },
-            faultstring: { type: 'string' },
-          },
-          additionalProperties: true,
-        },
-        FaultCode: {
-          type: 'string',
-          enum: Object.keys(FAULTS),
-          description: Object.entries(FAULTS)
-            .map(([code, f]) => `- \`${code}\`: HTTP ${f.http}, JSON-RPC ${f.rpc}. ${f.message}`)
-            .join('\n'),
-        },
+        ...faultComponents(),
         JsonRpcRequest: {
           type: 'object',
           required: ['jsonrpc', 'method'],
@@ -205,7 +204,7 @@ export function buildOpenApi(methods: MethodDefinition[]): Record<string, unknow
               properties: {
                 code: { type: 'integer' },
                 message: { type: 'string' },
-                data: { type: 'object', properties: { faultcode: { $ref: '#/components/schemas/FaultCode' } } },
+                data: { $ref: '#/components/schemas/FaultData' },
               },
             },
           },
@@ -217,6 +216,6 @@ export function buildOpenApi(methods: MethodDefinition[]): Record<string, unknow
   };
 }
 
-export function openApiYaml(methods: MethodDefinition[]): string {
-  return stringify(buildOpenApi(methods), { lineWidth: 0 });
+export function openApiYaml(methods: MethodDefinition[], publicUrl: string): string {
+  return stringify(buildOpenApi(methods, publicUrl), { lineWidth: 0 });
 }

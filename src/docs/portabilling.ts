@@ -58,7 +58,7 @@ export function portaBillingComponents(): Record<string, unknown> {
       properties: {
         params: {
           description: 'The named params of the method; `{}`, `[]` or absent for none.',
-          oneOf: [{ type: 'object' }, { type: 'array', maxItems: 0 }],
+          oneOf: [{ type: 'object' }, { type: 'array', maxItems: 0, items: {} }],
         },
         auth_info: { $ref: '#/components/schemas/PortaBillingAuthInfo' },
       },

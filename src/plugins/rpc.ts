@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { allMethods } from '../methods/index.js';
 import { buildOpenRpc } from '../docs/openrpc.js';
 import { openApiYaml } from '../docs/openapi.js';
+import { listenUrl } from '../config/public-url.js';
 import { registerJsonBodyParser } from '../rpc/body.js';
 import { handleRpc } from '../rpc/jsonrpc.js';
 import { MethodRegistry } from '../rpc/registry.js';
@@ -37,11 +38,17 @@ export default fp(
       );
     });
 
+    // PUBLIC_URL, or else where this process listens (the bound port when PORT is 0; the configured one before listening).
+    const publicUrl = (): string => {
+      if (app.config.PUBLIC_URL) return app.config.PUBLIC_URL;
+      const bound = app.server.address();
+      return typeof bound === 'object' && bound !== null ? listenUrl(app.config.HOST, bound.port) : listenUrl(app.config.HOST, app.config.PORT);
+    };
     let openRpcDoc: ReturnType<typeof buildOpenRpc> | undefined;
     let yamlDoc: string | undefined;
     app.decorate('apiDocuments', {
-      openRpc: () => (openRpcDoc ??= buildOpenRpc(registry.list())),
-      openApiYaml: () => (yamlDoc ??= openApiYaml(registry.list())),
+      openRpc: () => (openRpcDoc ??= buildOpenRpc(registry.list(), publicUrl())),
+      openApiYaml: () => (yamlDoc ??= openApiYaml(registry.list(), publicUrl())),
     });
     app.get('/openapi.yaml', async (_request, reply) => reply.type('application/yaml').send(app.apiDocuments.openApiYaml()));
     app.get('/openrpc.json', async () => app.apiDocuments.openRpc());

@@ -259,3 +259,29 @@ test('PORTAL_RATE_LIMIT is a positive whole number of checks per minute', () => 
     assert.throws(() => loadConfig({ PORTAL_RATE_LIMIT: bad }), /PORTAL_RATE_LIMIT/, bad);
   }
 });
+
+test('PUBLIC_URL: unset by default; an http(s) URL without user, query or fragment, stored without trailing slash', () => {
+  assert.equal(loadConfig({}).PUBLIC_URL, undefined, 'unset: the documents name the listening address');
+  for (const [good, stored] of [
+    ['https://auth.example', 'https://auth.example'],
+    ['https://auth.example/', 'https://auth.example'],
+    ['https://auth.example/billing-auth/', 'https://auth.example/billing-auth'],
+    ['http://10.0.0.5:3000', 'http://10.0.0.5:3000'],
+  ] as const) {
+    assert.equal(loadConfig({ PUBLIC_URL: good }).PUBLIC_URL, stored, good);
+  }
+  for (const [bad, problem] of [
+    ['auth.example', /not an absolute URL/],
+    ['ftp://auth.example', /http:\/\/ or https:\/\//],
+    ['https://user:pass@auth.example', /user name or password/],
+    ['https://auth.example/?x=1', /query or fragment/],
+    ['https://auth.example/#docs', /query or fragment/],
+    ['https://auth.example?', /query or fragment/],
+  ] as const) {
+    assert.throws(
+      () => loadConfig({ PUBLIC_URL: bad }),
+      (err: unknown) => err instanceof ConfigError && new RegExp(`PUBLIC_URL .*${problem.source}`).test(err.message),
+      bad,
+    );
+  }
+});

@@ -1452,7 +1452,7 @@ export interface Empty {}
 export interface Result3 {
   openrpc: string;
   info: {};
-  methods: unknown[];
+  methods: {}[];
 }
 export interface Params4 {
   /**
