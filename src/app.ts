@@ -8,6 +8,7 @@ import { httpServerOptions } from './http-options.js';
 import { lazyChildLogger, loggerOptions } from './logger.js';
 import bootstrapPlugin from './plugins/bootstrap.js';
 import configPlugin from './plugins/config.js';
+import corsPlugin from './plugins/cors.js';
 import databasePlugin from './plugins/database.js';
 import healthPlugin from './plugins/health.js';
 import keyringPlugin from './plugins/keyring.js';
@@ -47,6 +48,8 @@ async function application(fastify: FastifyInstance, opts: AppOptions): Promise<
   });
 
   await fastify.register(configPlugin, { config: opts.config, clock: opts.clock });
+  // Before the transports: a preflight is answered ahead of their body parsers and not-found handlers.
+  await fastify.register(corsPlugin);
   // Secrets first: a bad JWT key or keyring file stops the start before the database is touched.
   await fastify.register(secretsPlugin);
   await fastify.register(databasePlugin);

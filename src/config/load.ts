@@ -6,6 +6,7 @@ import { describeJsonError } from '../domain/crypto/keyring.js';
 import { newLoginProblem } from '../domain/login.js';
 import { parseComplexityRules } from '../domain/passwords/policy.js';
 import { resetUrlProblem } from '../domain/reset-link.js';
+import { parseCorsOrigins } from './cors-origins.js';
 import { normalizePublicUrl, publicUrlProblem } from './public-url.js';
 import { parseRealmPorts } from './realm-ports.js';
 import { configSchema, type Config, type ConfigKey } from './schema.js';
@@ -54,6 +55,7 @@ ajv.addFormat('complexity-rules', { type: 'string', validate: parses(parseComple
 ajv.addFormat('trust-proxy', { type: 'string', validate: (v: string) => parseTrustProxy(v) !== undefined });
 ajv.addFormat('proxy-address', { type: 'string', validate: (v: string) => isProxyAddress(v.trim()) });
 ajv.addFormat('realm-ports', { type: 'string', validate: parses(parseRealmPorts) });
+ajv.addFormat('cors-origins', { type: 'string', validate: parses(parseCorsOrigins) });
 const validate = ajv.compile(configSchema);
 
 /** Settings whose values are secrets: never echoed in messages. */
@@ -88,6 +90,7 @@ const FORMAT_HINTS: Record<string, string> = {
   'trust-proxy': 'false, 1, or 10.0.0.0/8,192.168.1.7',
   'proxy-address': '10.0.0.0/8, 192.168.1.7 or loopback',
   'realm-ports': 'account:8445,customer:8444 (known realms, each realm and port once)',
+  'cors-origins': 'https://portal.example,http://localhost:5173 (exact origins, no path, no *)',
 };
 
 const keys = Object.keys(configSchema.properties) as ConfigKey[];
@@ -154,6 +157,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (prop.format === 'duration') raw[key] = parseDuration(value);
     if (prop.format === 'size') raw[key] = parseSize(value);
     if (prop.format === 'realm-ports') raw[key] = parseRealmPorts(value);
+    if (prop.format === 'cors-origins') raw[key] = parseCorsOrigins(value);
   }
   raw.TRUST_PROXY = parseTrustProxy(raw.TRUST_PROXY);
   const problems = [

@@ -73,6 +73,13 @@ export const configSchema = {
       description:
         'Which proxies may say who the client is in `X-Forwarded-For`: `false` (nobody: the TCP peer is the client), a comma-separated list of proxy addresses or networks (`10.0.0.0/8,fd00::/8`, or `loopback`, `linklocal`, `uniquelocal`), or the number of proxies in front of the service (`true` is `1`). The client IP is the right-most address not vouched for.',
     },
+    CORS_ORIGINS: {
+      type: 'string',
+      format: 'cors-origins',
+      default: '',
+      description:
+        'Origins whose pages may call `/rpc`, `/rest` and the PortaBilling paths from a browser, comma-separated, each exactly `scheme://host[:port]` (`https://portal.example,http://localhost:5173`); `*` is refused. Empty: no cross-origin access (no CORS headers at all).',
+    },
     BODY_LIMIT: { type: 'string', format: 'size', default: '64kb', description: 'Largest accepted request body.' },
     SHUTDOWN_TIMEOUT: {
       type: 'string',
@@ -297,6 +304,8 @@ export interface Config {
   LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** false, a hop count, or proxy addresses/networks (see config/trust-proxy.ts) */
   TRUST_PROXY: TrustProxy;
+  /** exact origins, as browsers serialize them (see config/cors-origins.ts) */
+  CORS_ORIGINS: string[];
   /** bytes */
   BODY_LIMIT: number;
   /** milliseconds */

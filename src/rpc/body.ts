@@ -10,8 +10,9 @@ export const UNPARSABLE = Symbol('unparsable body');
  * any letter case. None of them is a type a cross-site HTML form or a "simple"
  * `fetch` may send (Fetch standard, CORS-safelisted request-header: only
  * `text/plain`, `application/x-www-form-urlencoded` and `multipart/form-data`
- * are), so a browser must ask first (a CORS preflight, which is never granted)
- * before it sends another site's page's call.
+ * are), so a browser must ask first (a CORS preflight, granted only to the
+ * origins of CORS_ORIGINS, see plugins/cors.ts) before it sends another site's
+ * page's call.
  */
 const JSON_MEDIA_TYPE = /^application\/(?:[\w!#$&^.-]+\+)?json\s*(?:;|$)/i;
 

@@ -1,16 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError, loadConfig } from '../../src/config/load.js';
-
-const problems = (env: Record<string, string>): string[] => {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  return [];
-};
+import { loadConfig } from '../../src/config/load.js';
+import { configProblems } from '../helpers/config.js';
 
 test('the PortaBilling settings default to 48h tokens, no reuse grace and no extra listeners', () => {
   const config = loadConfig({});
@@ -37,15 +28,15 @@ test('nonsense PortaBilling settings are refused, each named', () => {
     'account:8445,customer:8445',
     'account:8445;customer:8444',
   ]) {
-    const found = problems({ PORTABILLING_PORTS: value });
+    const found = configProblems({ PORTABILLING_PORTS: value });
     assert.ok(
       found.some((p) => p.startsWith('PORTABILLING_PORTS')),
       `${value}: ${found.join('; ')}`,
     );
   }
-  assert.ok(problems({ PORTABILLING_PORTS: 'account:3000' }).some((p) => /must not use PORT/.test(p)));
-  assert.ok(problems({ PORTABILLING_ACCESS_TOKEN_TTL: '0' }).some((p) => p.startsWith('PORTABILLING_ACCESS_TOKEN_TTL must be longer than 0')));
-  assert.ok(problems({ REFRESH_REUSE_GRACE: '10m' }).some((p) => p.startsWith('REFRESH_REUSE_GRACE must be at most 5m')));
-  assert.deepEqual(problems({ REFRESH_REUSE_GRACE: '5m' }), []);
-  assert.ok(problems({ REFRESH_REUSE_GRACE: 'soon' }).some((p) => p.startsWith('REFRESH_REUSE_GRACE')));
+  assert.ok(configProblems({ PORTABILLING_PORTS: 'account:3000' }).some((p) => /must not use PORT/.test(p)));
+  assert.ok(configProblems({ PORTABILLING_ACCESS_TOKEN_TTL: '0' }).some((p) => p.startsWith('PORTABILLING_ACCESS_TOKEN_TTL must be longer than 0')));
+  assert.ok(configProblems({ REFRESH_REUSE_GRACE: '10m' }).some((p) => p.startsWith('REFRESH_REUSE_GRACE must be at most 5m')));
+  assert.deepEqual(configProblems({ REFRESH_REUSE_GRACE: '5m' }), []);
+  assert.ok(configProblems({ REFRESH_REUSE_GRACE: 'soon' }).some((p) => p.startsWith('REFRESH_REUSE_GRACE')));
 });

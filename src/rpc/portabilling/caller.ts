@@ -22,7 +22,8 @@ export interface PortaCaller {
  * cookie or other ambient credential is ever read, and a form cannot set the
  * Authorization header. Such a post carries only what its author typed, so
  * it can act only with credentials its author already has, and it cannot
- * read the answer (no CORS headers are sent).
+ * read the answer (no CORS headers are sent, unless its origin is listed in
+ * CORS_ORIGINS, see plugins/cors.ts).
  */
 export function callerOf(app: FastifyInstance, request: FastifyRequest, realm: string, given: AuthInfo | undefined): PortaCaller {
   const inRealm = async (session: Promise<AuthenticatedSession>): Promise<AuthenticatedSession> => {
