@@ -43,6 +43,13 @@ export const configSchema = {
       description:
         "Longest wait for one statement's answer before the call answers 503: on MySQL the connection is then closed and never reused (migrations are not bounded); on SQLite it bounds the wait for another process's write lock (busy timeout).",
     },
+    DB_RETRY_TIME: {
+      type: 'string',
+      format: 'duration',
+      default: '3s',
+      description:
+        'MySQL: how long a transaction that lost to contention (deadlock or Galera certification conflict 1213, lock wait timeout 1205, commit failure 1180, node not ready 1047) is run again from the start, with jittered exponential backoff, before the call answers 503 `Server.Unavailable` (`0`: never run again).',
+    },
     DATA_DIR: {
       type: 'string',
       minLength: 1,
@@ -284,6 +291,8 @@ export interface Config {
   DB_ACQUIRE_TIMEOUT: number;
   /** milliseconds */
   DB_QUERY_TIMEOUT: number;
+  /** milliseconds */
+  DB_RETRY_TIME: number;
   DATA_DIR: string;
   CONFIG_FILE?: string;
   LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';

@@ -11,6 +11,7 @@ import { SESSION_CHANGE_PAGE } from '../repositories/session-changes.js';
 import { SessionCache } from '../auth/session-cache.js';
 import type { Transaction } from '../repositories/writer.js';
 import type { AuditOrigin } from '../repositories/audit.js';
+import { retryingTransaction } from '../repositories/writer.js';
 
 /** What a method sees of the caller's session. */
 export interface AuthenticatedSession {
@@ -190,7 +191,7 @@ export default fp(
     /** A refresh token seen again after its rotation: someone else holds a copy. End the session. */
     async function refreshTokenReused(row: Pick<SessionRow, 'id' | 'realm' | 'principal_id'>, now: number, origin: AuditOrigin | undefined): Promise<void> {
       const d = entityOfRealm(row.realm);
-      await app.db.knex.transaction(async (trx) => {
+      await retryingTransaction(app.db, async (trx) => {
         const n = await app.repos.sessions.revoke(row.id, now, 'refresh_token_reuse', trx);
         if (n === 0) return;
         await app.repos.audit.record(
