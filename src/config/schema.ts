@@ -184,13 +184,13 @@ export const configSchema = {
       maximum: 10_000_000,
       default: 10_000,
       description:
-        'Sessions each replica keeps in memory between calls (0: read the database on every call). Revocations still take effect at once on every replica.',
+        'Deprecated, no effect: every call reads its session row (one indexed read shared by the calls that arrive together), so revocations take effect at once on every replica whatever order transactions commit in. Still accepted so existing configurations keep starting.',
     },
     SESSION_CACHE_MAX_AGE: {
       type: 'string',
       format: 'duration',
       default: '5s',
-      description: 'A cached session is read again after this long, whatever the change feed says (bounds changes made outside the service).',
+      description: 'Deprecated, no effect (see SESSION_CACHE_SIZE).',
     },
     MFA_TOKEN_TTL: { type: 'string', format: 'duration', default: '5m', description: 'How long an `mfa_token` from Session/login stays usable.' },
     TOTP_ISSUER: {
