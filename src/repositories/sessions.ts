@@ -82,7 +82,21 @@ const ROTATION_COLUMNS = [
 
 export type NewSession = Omit<SessionRow, 'revoked_at' | 'revoke_reason' | 'previous_refresh_token_hash' | 'rotated_at'>;
 
-export type SessionWithPrincipal = SessionRow & {
+/** What every authenticated call reads of its session (read on every call, so no more than that). */
+const CHECKED_COLUMNS = [
+  'id',
+  'realm',
+  'principal_id',
+  'amr',
+  'restricted',
+  'impersonated_by',
+  'session_secret_hash',
+  'last_seen_at',
+  'expires_at',
+  'revoked_at',
+] as const satisfies ReadonlyArray<keyof SessionRow>;
+
+export type SessionWithPrincipal = Pick<SessionRow, (typeof CHECKED_COLUMNS)[number]> & {
   p_blocked: boolean | number | null;
   p_permissions: string | null;
   imp_blocked: boolean | number | null;
@@ -120,22 +134,28 @@ export function createSessionsRepository(
    * Sessions with their principal's state, in one statement (`ids` padded up to a power of two by
    * repeating the last, so a handful of statement shapes are prepared, not one per count).
    */
+  const withPrincipalSql = new Map<string, string>();
   const withPrincipalMany = (ids: readonly string[], principal: { table: string; idField: string; withPermissions: boolean }) => {
     let size = 1;
     while (size < ids.length) size *= 2;
     const padded = [...ids, ...Array<string>(size - ids.length).fill(ids[ids.length - 1] as string)];
-    const { sql, bindings } = knex('sessions')
-      .leftJoin({ p: principal.table }, `p.${principal.idField}`, 'sessions.principal_id')
-      .leftJoin({ imp: 'users' }, 'imp.i_user', 'sessions.impersonated_by')
-      .whereIn('sessions.id', padded)
-      .select(
-        'sessions.*',
-        { p_blocked: 'p.blocked', imp_blocked: 'imp.blocked', imp_permissions: 'imp.permissions' },
-        principal.withPermissions ? { p_permissions: 'p.permissions' } : knex.raw('NULL as p_permissions'),
-      )
-      .toSQL()
-      .toNative();
-    return db.reads.all<SessionWithPrincipal>(sql, bindings);
+    const key = `${principal.table}:${principal.withPermissions}:${size}`;
+    let sql = withPrincipalSql.get(key);
+    if (sql === undefined) {
+      sql = knex('sessions')
+        .leftJoin({ p: principal.table }, `p.${principal.idField}`, 'sessions.principal_id')
+        .leftJoin({ imp: 'users' }, 'imp.i_user', 'sessions.impersonated_by')
+        .whereIn('sessions.id', padded)
+        .select(
+          ...CHECKED_COLUMNS.map((c) => `sessions.${c}`),
+          { p_blocked: 'p.blocked', imp_blocked: 'imp.blocked', imp_permissions: 'imp.permissions' },
+          principal.withPermissions ? { p_permissions: 'p.permissions' } : knex.raw('NULL as p_permissions'),
+        )
+        .toSQL()
+        .toNative().sql;
+      withPrincipalSql.set(key, sql);
+    }
+    return db.reads.all<SessionWithPrincipal>(sql, padded);
   };
   const byId = pointQuery<SessionRow>(db, (id) => knex('sessions').where({ id }).first());
   const forRotation = pointQueryOf<SessionForRotation>(
