@@ -8,6 +8,13 @@ import { retryingTransaction } from '../../src/repositories/writer.js';
 import { Fault } from '../../src/rpc/faults.js';
 import { describeEachDatabase } from '../helpers/app.js';
 
+/** Resolves once `done()` holds (polled: the other transaction is waiting in the database, not in JS). */
+const until = (done: () => boolean) =>
+  new Promise<void>((resolve) => {
+    const poll = () => (done() ? resolve() : setTimeout(poll, 5));
+    poll();
+  });
+
 /** The writer on each engine: transactions of compiled statements, grouped into shared commits on SQLite. */
 describeEachDatabase('writer transactions', (get, target) => {
   const statements = () => {
@@ -100,11 +107,7 @@ describeEachDatabase('writer transactions', (get, target) => {
       // Each takes one row, waits until the other has taken its row, then asks for the other's.
       let runs = 0;
       let taken = 0;
-      const bothTaken = () =>
-        new Promise<void>((resolve) => {
-          const poll = () => (taken >= 2 ? resolve() : setTimeout(poll, 5));
-          poll();
-        });
+      const bothTaken = () => until(() => taken >= 2);
       const crossing = (first: string, second: string) =>
         writer.transaction(async (ex) => {
           runs++;
@@ -128,11 +131,7 @@ describeEachDatabase('writer transactions', (get, target) => {
       ]);
       let runs = 0;
       let taken = 0;
-      const bothTaken = () =>
-        new Promise<void>((resolve) => {
-          const poll = () => (taken >= 2 ? resolve() : setTimeout(poll, 5));
-          poll();
-        });
+      const bothTaken = () => until(() => taken >= 2);
       // The whole primary key: a lock on that row alone, no gap lock that would hold up the other's first insert.
       const bump = (trx: Knex.Transaction, key: string) => trx('rate_windows').where({ rate_key: key, window_start: 0 }).increment('hits', 1);
       // Each unit first writes a row of its own, then takes the two shared rows in opposite order.
