@@ -82,21 +82,7 @@ const ROTATION_COLUMNS = [
 
 export type NewSession = Omit<SessionRow, 'revoked_at' | 'revoke_reason' | 'previous_refresh_token_hash' | 'rotated_at'>;
 
-/** What every authenticated call reads of its session (read on every call, so no more than that). */
-const CHECKED_COLUMNS = [
-  'id',
-  'realm',
-  'principal_id',
-  'amr',
-  'restricted',
-  'impersonated_by',
-  'session_secret_hash',
-  'last_seen_at',
-  'expires_at',
-  'revoked_at',
-] as const satisfies ReadonlyArray<keyof SessionRow>;
-
-export type SessionWithPrincipal = Pick<SessionRow, (typeof CHECKED_COLUMNS)[number]> & {
+export type SessionWithPrincipal = SessionRow & {
   p_blocked: boolean | number | null;
   p_permissions: string | null;
   imp_blocked: boolean | number | null;
@@ -147,7 +133,7 @@ export function createSessionsRepository(
         .leftJoin({ imp: 'users' }, 'imp.i_user', 'sessions.impersonated_by')
         .whereIn('sessions.id', padded)
         .select(
-          ...CHECKED_COLUMNS.map((c) => `sessions.${c}`),
+          'sessions.*',
           { p_blocked: 'p.blocked', imp_blocked: 'imp.blocked', imp_permissions: 'imp.permissions' },
           principal.withPermissions ? { p_permissions: 'p.permissions' } : knex.raw('NULL as p_permissions'),
         )
