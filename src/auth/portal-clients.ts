@@ -46,7 +46,7 @@ export async function addPortalClient(app: FastifyInstance, name: string, actor:
   const id = `pc_${randomBytes(8).toString('hex')}`;
   const secret = randomToken(32);
   const now = app.clock.now();
-  await retryingTransaction(app.db.knex, async (trx) => {
+  await retryingTransaction(app.db, async (trx) => {
     await app.repos.portalClients.insert({ portal_client_id: id, name, secret_hash: sha256(secret), created_at: now, revoked_at: null }, trx);
     await app.repos.audit.record(
       { ...actor, event: 'portal_client.add', realm: null, entity: null, entity_id: null, details: { portal_client_id: id, name } },
@@ -64,7 +64,7 @@ export async function addPortalClient(app: FastifyInstance, name: string, actor:
  */
 export async function revokePortalClient(app: FastifyInstance, id: string, actor: AuditActor): Promise<PortalClientListing | undefined> {
   const now = app.clock.now();
-  return retryingTransaction(app.db.knex, async (trx) => {
+  return retryingTransaction(app.db, async (trx) => {
     const revoked = await app.repos.portalClients.revoke(id, now, trx);
     if (!revoked) return undefined;
     await app.repos.audit.record(

@@ -6,6 +6,7 @@ import { notify } from '../notifications/notify.js';
 import { entityOfRealm, REALMS, type EntityDescriptor } from '../entities/descriptors.js';
 import type { Row } from '../repositories/entities.js';
 import { CLI_ACTOR, withApp } from './with-app.js';
+import { retryingTransaction } from '../repositories/writer.js';
 
 interface Target {
   realm: string;
@@ -51,7 +52,7 @@ export function registerTwoFactorCommands(program: Command): void {
     await withApp(async (app) => {
       const p = await findPrincipal(app, target);
       if (!p) return unknownLogin(target);
-      const hadKey = await app.db.knex.transaction(async (trx) => {
+      const hadKey = await retryingTransaction(app.db, async (trx) => {
         const removed = await removeTwoFactor(app, target.realm, p.id, trx);
         await app.repos.audit.record(
           { ...CLI_ACTOR, event: 'two_factor.reset_cli', realm: target.realm, entity: p.d.name, entity_id: p.id, details: { had_key: removed } },
@@ -94,7 +95,7 @@ export function registerTwoFactorCommands(program: Command): void {
       }
       // Admin users have an on/off flag; every other realm an enabled/disabled (or inherit) setting.
       const override = p.d.twoFactor === 'boolean' ? false : 'disabled';
-      const hadKey = await app.db.knex.transaction(async (trx) => {
+      const hadKey = await retryingTransaction(app.db, async (trx) => {
         const now = app.clock.now();
         const removed = await removeTwoFactor(app, opts.realm, p.id, trx);
         if (opts.force) await app.repos.entities[p.d.name].update(p.id, { two_factor_auth: override, updated_at: now }, trx);

@@ -49,6 +49,13 @@ export const configSchema = {
       description:
         "Longest wait for one statement's answer before the call answers 503: on MySQL the connection is then closed and never reused (migrations are not bounded); on SQLite it bounds the wait for another process's write lock (busy timeout).",
     },
+    DB_RETRY_TIME: {
+      type: 'string',
+      format: 'duration',
+      default: '3s',
+      description:
+        'MySQL: how long a transaction that lost to contention (deadlock or Galera certification conflict 1213, lock wait timeout 1205, commit failure 1180, node not ready 1047) is run again from the start, with jittered exponential backoff, before the call answers 503 `Server.Unavailable` (`0`: never run again).',
+    },
     DATA_DIR: {
       type: 'string',
       minLength: 1,
@@ -190,13 +197,13 @@ export const configSchema = {
       maximum: 10_000_000,
       default: 10_000,
       description:
-        'Sessions each replica keeps in memory between calls (0: read the database on every call). Revocations still take effect at once on every replica.',
+        'Deprecated, no effect: every call reads its session row (one indexed read shared by the calls that arrive together), so revocations take effect at once on every replica whatever order transactions commit in. Still accepted so existing configurations keep starting.',
     },
     SESSION_CACHE_MAX_AGE: {
       type: 'string',
       format: 'duration',
       default: '5s',
-      description: 'A cached session is read again after this long, whatever the change feed says (bounds changes made outside the service).',
+      description: 'Deprecated, no effect (see SESSION_CACHE_SIZE).',
     },
     MFA_TOKEN_TTL: { type: 'string', format: 'duration', default: '5m', description: 'How long an `mfa_token` from Session/login stays usable.' },
     TOTP_ISSUER: {
@@ -299,6 +306,8 @@ export interface Config {
   DB_ACQUIRE_TIMEOUT: number;
   /** milliseconds */
   DB_QUERY_TIMEOUT: number;
+  /** milliseconds */
+  DB_RETRY_TIME: number;
   DATA_DIR: string;
   CONFIG_FILE?: string;
   LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';

@@ -51,7 +51,7 @@ export default fp(
     const applied = await db.migrate();
     if (applied.length > 0) app.log.info({ migrations: applied }, 'database migrated');
     app.decorate('db', db);
-    const sessionChanges = createSessionChangesRepository(db.knex, db.reads);
+    const sessionChanges = createSessionChangesRepository(db);
     const mfaChallenges = createMfaChallengesRepository(db);
     const passwordResets = createPasswordResetsRepository(db.knex);
     app.decorate('repos', {

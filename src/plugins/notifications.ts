@@ -4,7 +4,7 @@ import nodemailer, { type Transporter } from 'nodemailer';
 import { secretBinding } from '../notifications/notify.js';
 import { renderMail } from '../notifications/render.js';
 import type { NotificationRow } from '../repositories/notifications.js';
-import { retryingDeadlocks } from '../repositories/writer.js';
+import { retrying } from '../repositories/retry.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -67,7 +67,7 @@ export default fp(
         throw err;
       }
       // Sent: from here on nothing may schedule it again.
-      if (!(await retryingDeadlocks(() => outbox.markSent(row.id, worker, app.clock.now())))) {
+      if (!(await retrying(app.db.retry, () => outbox.markSent(row.id, worker, app.clock.now())))) {
         app.log.warn({ notification: row.id, kind: row.kind }, 'mail sent after its lease was taken over; another worker may send it too');
       }
       return true;

@@ -7,10 +7,10 @@ import type { Permission } from '../domain/permissions.js';
 import { entityOfRealm } from '../entities/descriptors.js';
 import { Fault } from '../rpc/faults.js';
 import { isLiveSession, touchInterval, type SessionForRotation, type SessionRow, type SessionWithPrincipal } from '../repositories/sessions.js';
-import { SESSION_CHANGE_PAGE } from '../repositories/session-changes.js';
-import { SessionCache } from '../auth/session-cache.js';
+import { SessionReads } from '../auth/session-reads.js';
 import type { Transaction } from '../repositories/writer.js';
 import type { AuditOrigin } from '../repositories/audit.js';
+import { retryingTransaction } from '../repositories/writer.js';
 
 /** What a method sees of the caller's session. */
 export interface AuthenticatedSession {
@@ -122,23 +122,13 @@ export default fp(
     const ended = () => new Fault('Server.Session.check_auth.auth_failed');
 
     /** The principal's table comes from the token's realm claim; the caller still checks the row's realm. */
-    const loadSession = (id: string, realm: string): Promise<SessionWithPrincipal | undefined> => {
+    const sessionReads = new SessionReads((ids, realm) => {
       const d = entityOfRealm(realm);
       return d
-        ? app.repos.sessions.findWithPrincipal(id, { table: d.table, idField: d.idField, withPermissions: realm === 'admin' })
-        : Promise.resolve(undefined);
-    };
-    const cache = new SessionCache(
-      {
-        load: loadSession,
-        changesSince: (seq, holes) => app.repos.sessionChanges.since(seq, holes),
-        latestSeq: () => app.repos.sessionChanges.latestSeq(),
-        dataVersion: () => app.db.reads.dataVersion(),
-        now: () => app.clock.now(),
-      },
-      { size: app.config.SESSION_CACHE_SIZE, maxAge: app.config.SESSION_CACHE_MAX_AGE, page: SESSION_CHANGE_PAGE },
-    );
-    // Feed rows are needed only as long as a replica may lag behind; each replica prunes (idempotent).
+        ? app.repos.sessions.findManyWithPrincipal(ids, { table: d.table, idField: d.idField, withPermissions: realm === 'admin' })
+        : Promise.resolve([]);
+    });
+    // The change feed is no longer read (see auth/session-reads.ts); its rows are still pruned.
     const pruning = setInterval(() => {
       app.repos.sessionChanges.prune().catch((err: unknown) => app.log.warn({ err }, 'pruning the session change feed failed'));
     }, 10 * 60_000);
@@ -190,7 +180,7 @@ export default fp(
     /** A refresh token seen again after its rotation: someone else holds a copy. End the session. */
     async function refreshTokenReused(row: Pick<SessionRow, 'id' | 'realm' | 'principal_id'>, now: number, origin: AuditOrigin | undefined): Promise<void> {
       const d = entityOfRealm(row.realm);
-      await app.db.knex.transaction(async (trx) => {
+      await retryingTransaction(app.db, async (trx) => {
         const n = await app.repos.sessions.revoke(row.id, now, 'refresh_token_reuse', trx);
         if (n === 0) return;
         await app.repos.audit.record(
@@ -214,9 +204,8 @@ export default fp(
 
     /** A session row of `realm` that is live and whose principal (and impersonating admin) may still use it. */
     async function liveRow(sessionId: string, realm: string, now: number): Promise<SessionWithPrincipal | undefined> {
-      let row = await cache.get(sessionId, realm);
-      // Idle here may only mean another replica saw the last calls: read the row again before ending it.
-      if (row && !isLive(row, now) && row.revoked_at === null && row.expires_at > now) row = await cache.reload(sessionId, realm);
+      // Read on every call (see auth/session-reads.ts): a revocation committed anywhere is seen at once.
+      const row = await sessionReads.get(sessionId, realm);
       if (!row || !isLive(row, now) || row.realm !== realm) return undefined;
       // A principal that was deleted or blocked loses its sessions at once.
       if (row.p_blocked === null || Boolean(row.p_blocked)) return undefined;
@@ -229,11 +218,7 @@ export default fp(
 
     /** The call goes on in this session: slide its idle window and say what the method sees of it. */
     async function accepted(row: SessionWithPrincipal, now: number): Promise<AuthenticatedSession> {
-      // The cached row's stamp is never ahead of the database's, so this writes at least as often as needed.
-      if (now - row.last_seen_at >= touchEvery) {
-        await app.repos.sessions.touch(row.id, now);
-        cache.touched(row.id, now);
-      }
+      if (now - row.last_seen_at >= touchEvery) await app.repos.sessions.touch(row.id, now);
       return {
         sessionId: row.id,
         realm: row.realm,

@@ -6,6 +6,7 @@ import type { Config } from '../config/schema.js';
 import { ImmediateSqliteClient, mysql2ClientWithStatementTimeout } from './knex-clients.js';
 import { knexPointReader, mysqlPointReader, sqlitePointReader, type PointReader } from './point-reader.js';
 import { cachePreparedStatements } from './statements.js';
+import { retryPolicy, type RetryPolicy } from './retry.js';
 import { knexWriter, sqliteWriter, type Writer } from './writer.js';
 
 export type Dialect = 'sqlite' | 'mysql';
@@ -17,6 +18,8 @@ export interface Database {
   reads: PointReader;
   /** Transactions of compiled statements for the hot write paths (see writer.ts). */
   writer: Writer;
+  /** How transactions that lost to contention are run again (see retry.ts, `retryingTransaction`). */
+  retry: RetryPolicy;
   /** Brings the schema up to date; returns the migrations applied. */
   migrate(): Promise<string[]>;
 }
@@ -28,7 +31,7 @@ export interface DatabaseLog {
 }
 
 /** What opening a database takes from the configuration. */
-export type DatabaseSettings = Pick<Config, 'DATABASE_URL' | 'DB_CONNECT_TIMEOUT' | 'DB_ACQUIRE_TIMEOUT' | 'DB_QUERY_TIMEOUT'>;
+export type DatabaseSettings = Pick<Config, 'DATABASE_URL' | 'DB_CONNECT_TIMEOUT' | 'DB_ACQUIRE_TIMEOUT' | 'DB_QUERY_TIMEOUT' | 'DB_RETRY_TIME'>;
 
 /** `sqlite:./data/x.sqlite`, `sqlite:/abs/x.sqlite`, `sqlite::memory:`. */
 function sqliteFile(url: string): string {
@@ -49,6 +52,7 @@ export function createDatabase(settings: DatabaseSettings, log?: DatabaseLog): D
   const knexLog = log && { warn: (message: string) => log.warn(message), error: (message: string) => log.error(message) };
   // SQLite's busy timeout is a whole number of milliseconds.
   const busyTimeout = Math.ceil(settings.DB_QUERY_TIMEOUT);
+  const retry = retryPolicy(settings.DB_RETRY_TIME);
   if (url.startsWith('sqlite:')) {
     const filename = sqliteFile(url);
     if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true, mode: 0o700 });
@@ -76,6 +80,7 @@ export function createDatabase(settings: DatabaseSettings, log?: DatabaseLog): D
     return {
       knex,
       dialect: 'sqlite',
+      retry,
       reads: filename === ':memory:' ? knexPointReader(knex) : sqlitePointReader(filename, busyTimeout),
       writer: sqliteWriter(knex),
       migrate: () => migrateLatest(knex),
@@ -105,8 +110,9 @@ export function createDatabase(settings: DatabaseSettings, log?: DatabaseLog): D
   return {
     knex,
     dialect: 'mysql',
+    retry,
     reads: mysqlPointReader(connection, 10, { acquire: settings.DB_ACQUIRE_TIMEOUT, query: settings.DB_QUERY_TIMEOUT }),
-    writer: knexWriter(knex, 'mysql'),
+    writer: knexWriter({ knex, retry }, 'mysql'),
     // Migrations get connections of their own with no statement timeout: MySQL cannot roll DDL
     // back, so an ALTER of a big table cut off midway would leave the schema (and knex's
     // migration lock) half done while the server goes on with it.

@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
 import type { PointReader } from './point-reader.js';
+import type { RetryPolicy } from './retry.js';
+import { retryingTransaction } from './writer.js';
 
 /** What changed: one session, or every session of a principal (`session_id` null). */
 export interface SessionChange {
@@ -18,7 +20,8 @@ export const SESSION_CHANGE_RETENTION_MS = 60 * 60_000;
 /** At most this many rows per read; a replica further behind drops its whole cache. */
 export const SESSION_CHANGE_PAGE = 500;
 
-export function createSessionChangesRepository(knex: Knex, reads: PointReader) {
+export function createSessionChangesRepository(db: { knex: Knex; retry: RetryPolicy; reads: PointReader }) {
+  const { knex, reads } = db;
   // Plain SQL that both engines read the same way: this runs before every cache hit.
   const columns = 'select seq, session_id, realm, principal_id from session_changes';
   const since = `${columns} where seq > ? order by seq limit ${SESSION_CHANGE_PAGE}`;
@@ -44,7 +47,7 @@ export function createSessionChangesRepository(knex: Knex, reads: PointReader) {
         if (n > 0) await this.record(change, t);
         return n;
       };
-      return trx ? run(trx) : knex.transaction(run);
+      return trx ? run(trx) : retryingTransaction(db, run);
     },
 
     async latestSeq(): Promise<number> {

@@ -115,27 +115,33 @@ export function createSessionsRepository(
   const table = (trx?: Knex.Transaction) => (trx ?? knex)<SessionRow>('sessions');
   const oneSession = (id: string): SessionChange => ({ session_id: id, realm: null, principal_id: null });
   const allOf = (realm: string, principalId: number): SessionChange => ({ session_id: null, realm, principal_id: principalId });
-  // One compiled query per principal table (and whether admin permissions are read).
-  const withPrincipalQueries = new Map<string, (id: unknown) => Promise<SessionWithPrincipal | undefined>>();
-  const withPrincipalQuery = (principal: { table: string; idField: string; withPermissions: boolean }) => {
-    const key = `${principal.table}:${principal.withPermissions}`;
-    let query = withPrincipalQueries.get(key);
-    if (!query) {
-      // The impersonating admin too: its session ends when that admin is blocked, deleted or loses the permission.
-      query = pointQuery<SessionWithPrincipal>(db, (id) =>
-        knex('sessions')
-          .leftJoin({ p: principal.table }, `p.${principal.idField}`, 'sessions.principal_id')
-          .leftJoin({ imp: 'users' }, 'imp.i_user', 'sessions.impersonated_by')
-          .where('sessions.id', id)
-          .first(
-            'sessions.*',
-            { p_blocked: 'p.blocked', imp_blocked: 'imp.blocked', imp_permissions: 'imp.permissions' },
-            principal.withPermissions ? { p_permissions: 'p.permissions' } : knex.raw('NULL as p_permissions'),
-          ),
-      );
-      withPrincipalQueries.set(key, query);
+  // The impersonating admin too: its session ends when that admin is blocked, deleted or loses the permission.
+  /**
+   * Sessions with their principal's state, in one statement (`ids` padded up to a power of two by
+   * repeating the last, so a handful of statement shapes are prepared, not one per count).
+   */
+  const withPrincipalSql = new Map<string, string>();
+  const withPrincipalMany = (ids: readonly string[], principal: { table: string; idField: string; withPermissions: boolean }) => {
+    let size = 1;
+    while (size < ids.length) size *= 2;
+    const padded = [...ids, ...Array<string>(size - ids.length).fill(ids[ids.length - 1] as string)];
+    const key = `${principal.table}:${principal.withPermissions}:${size}`;
+    let sql = withPrincipalSql.get(key);
+    if (sql === undefined) {
+      sql = knex('sessions')
+        .leftJoin({ p: principal.table }, `p.${principal.idField}`, 'sessions.principal_id')
+        .leftJoin({ imp: 'users' }, 'imp.i_user', 'sessions.impersonated_by')
+        .whereIn('sessions.id', padded)
+        .select(
+          'sessions.*',
+          { p_blocked: 'p.blocked', imp_blocked: 'imp.blocked', imp_permissions: 'imp.permissions' },
+          principal.withPermissions ? { p_permissions: 'p.permissions' } : knex.raw('NULL as p_permissions'),
+        )
+        .toSQL()
+        .toNative().sql;
+      withPrincipalSql.set(key, sql);
     }
-    return query;
+    return db.reads.all<SessionWithPrincipal>(sql, padded);
   };
   const byId = pointQuery<SessionRow>(db, (id) => knex('sessions').where({ id }).first());
   const forRotation = pointQueryOf<SessionForRotation>(
@@ -182,8 +188,9 @@ export function createSessionsRepository(
      * of every authenticated call). The principal's table comes from the
      * token's realm claim; the caller still checks the row's realm.
      */
-    async findWithPrincipal(id: string, principal: { table: string; idField: string; withPermissions: boolean }): Promise<SessionWithPrincipal | undefined> {
-      return withPrincipalQuery(principal)(id);
+    /** Several sessions with their principals' state in one committed read (see auth/session-reads.ts); unknown ids are left out. */
+    async findManyWithPrincipal(ids: readonly string[], principal: { table: string; idField: string; withPermissions: boolean }): Promise<SessionWithPrincipal[]> {
+      return ids.length === 0 ? [] : withPrincipalMany(ids, principal);
     },
 
     async findById(id: string, trx?: Transaction): Promise<SessionRow | undefined> {

@@ -1,6 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Knex } from 'knex';
 import type { Dialect } from './connection.js';
+import { retrying, type RetryPolicy } from './retry.js';
 import type { Statement, Values } from './statements.js';
 
 const EXECUTOR: unique symbol = Symbol('executor');
@@ -26,8 +27,9 @@ export interface Writer {
   /**
    * Commits everything `fn` ran, or nothing when it throws. Inside `fn`, pass
    * the executor on: a second transaction started there would wait for the
-   * connection `fn` holds. `fn` may run more than once (a MySQL deadlock
-   * victim is retried), so it acts only through the executor.
+   * connection `fn` holds. `fn` may run more than once (a transaction that
+   * lost to contention is run again whole, see retry.ts), so it acts only
+   * through the executor.
    */
   transaction<T>(fn: (ex: Executor) => Promise<T>): Promise<T>;
   /** Runs `fn` in the caller's transaction when there is one, else in a new one. */
@@ -166,31 +168,9 @@ export function sqliteWriter(knex: Knex): Writer {
   return { ...writer, within: withinFor(writer, 'sqlite') };
 }
 
-/** InnoDB gives up one of two transactions that wait for each other's row locks; the other goes on. */
-const isDeadlock = (err: unknown): boolean => (err as { errno?: number } | null)?.errno === 1213;
-
-/** Attempts of one transaction that InnoDB chose as a deadlock victim. */
-const DEADLOCK_ATTEMPTS = 5;
-
-/**
- * Runs `transaction` again from the start when InnoDB gave it up as a
- * deadlock victim (rolled back whole), as the MySQL manual advises; up to
- * DEADLOCK_ATTEMPTS times. `transaction` must act only through its own
- * transaction, since it may run more than once. SQLite never deadlocks.
- */
-export async function retryingDeadlocks<T>(transaction: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await transaction();
-    } catch (err) {
-      if (attempt >= DEADLOCK_ATTEMPTS || !isDeadlock(err)) throw err;
-    }
-  }
-}
-
-/** A knex transaction that runs again when it is a deadlock victim (see retryingDeadlocks). */
-export function retryingTransaction<T>(knex: Knex, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
-  return retryingDeadlocks(() => knex.transaction(fn));
+/** A knex transaction run again from the start on contention (see retry.ts): the one retry policy of every transaction that writes. */
+export function retryingTransaction<T>(db: { knex: Knex; retry: RetryPolicy }, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+  return retrying(db.retry, () => db.knex.transaction(fn));
 }
 
 /**
@@ -202,10 +182,10 @@ export function retryingTransaction<T>(knex: Knex, fn: (trx: Knex.Transaction) =
  * the MySQL manual advises. That is why `fn` must act only through its
  * executor.
  */
-export function knexWriter(knex: Knex, dialect: Dialect): Writer {
+export function knexWriter(db: { knex: Knex; retry: RetryPolicy }, dialect: Dialect): Writer {
   const writer = {
     transaction<T>(fn: (ex: Executor) => Promise<T>): Promise<T> {
-      return retryingTransaction(knex, (trx) => fn(knexExecutor(trx, dialect)));
+      return retryingTransaction(db, (trx) => fn(knexExecutor(trx, dialect)));
     },
   };
   return { ...writer, within: withinFor(writer, dialect) };

@@ -123,8 +123,8 @@ describeEachDatabase('JSON-RPC 2.0 transport', (get) => {
 
   test('-32603 internal error hides the cause and logs an error id', async () => {
     const { app, logs } = get();
-    const original = app.repos.sessions.findWithPrincipal;
-    app.repos.sessions.findWithPrincipal = async () => {
+    const original = app.repos.sessions.findManyWithPrincipal;
+    app.repos.sessions.findManyWithPrincipal = async () => {
       throw new Error('SELECT secret_column FROM boom');
     };
     try {
@@ -144,7 +144,7 @@ describeEachDatabase('JSON-RPC 2.0 transport', (get) => {
       assert.equal(restAnswer.body.faultcode, 'Server.Internal.error');
       assert.doesNotMatch(JSON.stringify(restAnswer.body), /SELECT|boom/);
     } finally {
-      app.repos.sessions.findWithPrincipal = original;
+      app.repos.sessions.findManyWithPrincipal = original;
     }
   });
 

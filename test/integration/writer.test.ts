@@ -1,7 +1,19 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { Knex } from 'knex';
+import { loadConfig } from '../../src/config/load.js';
+import { createDatabase } from '../../src/repositories/connection.js';
 import { compile, param } from '../../src/repositories/statements.js';
+import { retryingTransaction } from '../../src/repositories/writer.js';
+import { Fault } from '../../src/rpc/faults.js';
 import { describeEachDatabase } from '../helpers/app.js';
+
+/** Resolves once `done()` holds (polled: the other transaction is waiting in the database, not in JS). */
+const until = (done: () => boolean) =>
+  new Promise<void>((resolve) => {
+    const poll = () => (done() ? resolve() : setTimeout(poll, 5));
+    poll();
+  });
 
 /** The writer on each engine: transactions of compiled statements, grouped into shared commits on SQLite. */
 describeEachDatabase('writer transactions', (get, target) => {
@@ -95,11 +107,7 @@ describeEachDatabase('writer transactions', (get, target) => {
       // Each takes one row, waits until the other has taken its row, then asks for the other's.
       let runs = 0;
       let taken = 0;
-      const bothTaken = () =>
-        new Promise<void>((resolve) => {
-          const poll = () => (taken >= 2 ? resolve() : setTimeout(poll, 5));
-          poll();
-        });
+      const bothTaken = () => until(() => taken >= 2);
       const crossing = (first: string, second: string) =>
         writer.transaction(async (ex) => {
           runs++;
@@ -113,6 +121,73 @@ describeEachDatabase('writer transactions', (get, target) => {
       assert.equal(runs, 3, 'InnoDB chose one victim, which ran again');
       assert.equal(await committed('w-x'), 2);
       assert.equal(await committed('w-y'), 2);
+    });
+
+    test('retryingTransaction: a deadlock victim is run again as a whole unit (its earlier writes once, not twice), and both succeed', async () => {
+      const { app } = get();
+      await app.db.knex('rate_windows').insert([
+        { rate_key: 'r-x', window_start: 0, hits: 0 },
+        { rate_key: 'r-y', window_start: 0, hits: 0 },
+      ]);
+      let runs = 0;
+      let taken = 0;
+      const bothTaken = () => until(() => taken >= 2);
+      // The whole primary key: a lock on that row alone, no gap lock that would hold up the other's first insert.
+      const bump = (trx: Knex.Transaction, key: string) => trx('rate_windows').where({ rate_key: key, window_start: 0 }).increment('hits', 1);
+      // Each unit first writes a row of its own, then takes the two shared rows in opposite order.
+      const crossing = (own: string, first: string, second: string) =>
+        retryingTransaction(app.db, async (trx) => {
+          runs++;
+          await trx('rate_windows').insert({ rate_key: own, window_start: 0, hits: runs });
+          await bump(trx, first);
+          taken++;
+          await bothTaken();
+          await bump(trx, second);
+          return own;
+        });
+      assert.deepEqual(await Promise.all([crossing('r-a', 'r-x', 'r-y'), crossing('r-b', 'r-y', 'r-x')]), ['r-a', 'r-b']);
+      assert.equal(runs, 3, 'InnoDB chose one victim, which ran again from the start');
+      assert.equal(await committed('r-x'), 2);
+      assert.equal(await committed('r-y'), 2);
+      const own = await app.db.knex('rate_windows').whereIn('rate_key', ['r-a', 'r-b']).select('rate_key');
+      assert.equal(own.length, 2, "each unit's first write is there once: the victim's first run was rolled back whole");
+    });
+
+    test('retryingTransaction: a row held locked past DB_RETRY_TIME ends in 503 Server.Unavailable, after several attempts', async (t) => {
+      const { db } = get();
+      const short = createDatabase(loadConfig({}, { DATABASE_URL: db.url, DB_RETRY_TIME: '1500ms' }));
+      t.after(() => short.knex.destroy());
+      await short.knex('rate_windows').insert({ rate_key: 'r-held', window_start: 0, hits: 0 });
+      // Another connection holds the row until the test ends.
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let locked!: () => void;
+      const isLocked = new Promise<void>((resolve) => (locked = resolve));
+      const holder = get().app.db.knex.transaction(async (trx) => {
+        await trx('rate_windows').where({ rate_key: 'r-held', window_start: 0 }).forUpdate().first();
+        locked();
+        await held;
+      });
+      await isLocked;
+      let runs = 0;
+      const started = Date.now();
+      try {
+        await assert.rejects(
+          retryingTransaction(short, async (trx) => {
+            runs++;
+            // Lock waits end after 1 s in this session (1205), so the bound runs out after a few attempts.
+            await trx.raw('set session innodb_lock_wait_timeout = 1');
+            await trx('rate_windows').where({ rate_key: 'r-held', window_start: 0 }).increment('hits', 1);
+          }),
+          (err: unknown) => err instanceof Fault && err.faultcode === 'Server.Unavailable' && err.http === 503,
+        );
+      } finally {
+        release();
+        await holder;
+      }
+      assert.ok(runs >= 2, `the unit ran ${runs} times before giving up`);
+      assert.ok(Date.now() - started >= 1500, 'it gave up only once the bound was spent');
+      assert.equal(await committed('r-held'), 0, 'nothing of the abandoned unit was written');
     });
   }
 });

@@ -6,6 +6,7 @@ import { defineMethod } from '../../rpc/registry.js';
 import { actorOf } from '../shared/audit.js';
 import { notify } from '../../notifications/notify.js';
 import type { ParamsOf } from '../../rpc/generated/method-types.js';
+import { retryingTransaction } from '../../repositories/writer.js';
 
 /** Params as `schemas/Session/change_password.json` defines them. */
 type Params = ParamsOf<'Session/change_password'>;
@@ -42,7 +43,7 @@ export default defineMethod({
 
     const now = app.clock.now();
     const hashed = await webPasswordColumns(app, params.new_password, now, false);
-    const ended = await app.db.knex.transaction(async (trx) => {
+    const ended = await retryingTransaction(app.db, async (trx) => {
       await repo.update(
         session.principalId,
         { ...hashed, ...encryptedColumns(app, d, session.principalId, { password: params.new_password }), updated_at: now },

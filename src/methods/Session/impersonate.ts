@@ -5,6 +5,7 @@ import { notFound } from '../entity/shared.js';
 import { defineMethod } from '../../rpc/registry.js';
 import { actorOf } from '../shared/audit.js';
 import type { ParamsOf } from '../../rpc/generated/method-types.js';
+import { retryingTransaction } from '../../repositories/writer.js';
 
 /** Params as `schemas/Session/impersonate.json` defines them. */
 type Params = ParamsOf<'Session/impersonate'>;
@@ -19,7 +20,7 @@ export default defineMethod<Params, { status: 'authenticated' } & IssuedSession>
     if (!d) throw new Fault('Server.NotFound');
     const now = app.clock.now();
     const repo = app.repos.entities[d.name];
-    const issued = await app.db.knex.transaction(async (trx) => {
+    const issued = await retryingTransaction(app.db, async (trx) => {
       const row = params.login === undefined ? await repo.findById(Number(params.id), trx) : await repo.findByLogin(params.login, trx);
       if (!row) throw notFound(d, params.login === undefined ? `${d.idField} ${params.id}` : 'this login');
       const principalId = Number(row[d.idField]);

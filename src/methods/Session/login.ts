@@ -42,7 +42,7 @@ export default defineMethod<Params, Result>({
         const principalId = row && d ? Number(row[d.idField]) : null;
         // The counted failure, its audit row and any lock it set (with the owner's notice) commit together.
         // Parallel failures of one login take the same counter rows: a deadlock victim runs again.
-        await retryingTransaction(app.db.knex, async (trx) => {
+        await retryingTransaction(app.db, async (trx) => {
           const lockedUntil = await attempt.failed(trx);
           await app.repos.audit.record(
             { ...actorOf(ctx), event: 'login.failure', realm, entity: d?.name ?? null, entity_id: principalId, details: { reason: 'credentials' } },

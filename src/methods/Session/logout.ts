@@ -1,6 +1,7 @@
 import { entityOfRealm } from '../../entities/descriptors.js';
 import { defineMethod } from '../../rpc/registry.js';
 import { actorOf } from '../shared/audit.js';
+import { retryingTransaction } from '../../repositories/writer.js';
 
 export default defineMethod({
   name: 'Session/logout',
@@ -8,7 +9,7 @@ export default defineMethod({
   async handler(params: { all: boolean }, ctx) {
     const { app, session } = ctx;
     const now = app.clock.now();
-    const ended = await app.db.knex.transaction(async (trx) => {
+    const ended = await retryingTransaction(app.db, async (trx) => {
       const n = params.all
         ? await app.repos.sessions.revokeAllOf(session.realm, session.principalId, now, 'logout_all', undefined, trx)
         : await app.repos.sessions.revoke(session.sessionId, now, 'logout', trx);

@@ -38,7 +38,7 @@ export default defineMethod<Params, { success: 1 }>({
     // Drawn on every path, so that the work done does not depend on the login (OWASP Forgot Password Cheat Sheet: consistent timing).
     const token = randomToken(TOKEN_BYTES);
     const tokenHash = sha256(token);
-    const refused = await retryingTransaction(app.db.knex, async (trx) => {
+    const refused = await retryingTransaction(app.db, async (trx) => {
       const now = app.clock.now();
       const limited = await hitLoginRate(ctx, trx);
       if (limited) return limited;

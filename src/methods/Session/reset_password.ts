@@ -43,7 +43,7 @@ async function find(ctx: CallContext, hash: string, trx?: Knex.Transaction): Pro
 async function refuse(ctx: CallContext, attempt: Attempt, refusal: { reason: string; reset?: PasswordResetRow }): Promise<never> {
   const { app } = ctx;
   const d = refusal.reset && entityOfRealm(refusal.reset.realm);
-  await retryingTransaction(app.db.knex, async (trx) => {
+  await retryingTransaction(app.db, async (trx) => {
     await attempt.failed(trx);
     await app.repos.audit.record(
       {
@@ -85,7 +85,7 @@ export default defineMethod<Params, Result>({
 
       const setAt = app.clock.now();
       const hashed = await webPasswordColumns(app, params.new_password, setAt, false);
-      const ended = await retryingTransaction(app.db.knex, async (trx) => {
+      const ended = await retryingTransaction(app.db, async (trx) => {
         const now = app.clock.now();
         // Single use, decided here: of two resets with one token, one wins; a block or a new
         // request that committed meanwhile has removed the token, and this one is refused.

@@ -3,6 +3,7 @@ import { isLiveSession } from '../../repositories/sessions.js';
 import { Fault } from '../../rpc/faults.js';
 import { defineMethod } from '../../rpc/registry.js';
 import { actorOf } from '../shared/audit.js';
+import { retryingTransaction } from '../../repositories/writer.js';
 
 export default defineMethod({
   name: 'Session/revoke_session',
@@ -11,7 +12,7 @@ export default defineMethod({
   async handler(params: { session_id: string }, ctx) {
     const { app, session } = ctx;
     const now = app.clock.now();
-    await app.db.knex.transaction(async (trx) => {
+    await retryingTransaction(app.db, async (trx) => {
       const row = await app.repos.sessions.findById(params.session_id, trx);
       const own = row !== undefined && row.realm === session.realm && row.principal_id === session.principalId;
       // Someone else's session, an unknown one and an ended one look the same.

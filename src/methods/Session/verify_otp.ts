@@ -29,7 +29,7 @@ async function recordFailure(ctx: CallContext, challenge: MfaChallengeRow, entit
   const base = { ...actorOf(ctx), realm: challenge.realm, entity, entity_id: challenge.principal_id };
   const target = { realm: challenge.realm, principalId: challenge.principal_id, row };
   // Parallel failures of one login take the same counter rows: a deadlock victim runs again.
-  await retryingTransaction(app.db.knex, async (trx) => {
+  await retryingTransaction(app.db, async (trx) => {
     const lockedUntil = await attempt.failed(trx);
     await app.repos.audit.record({ ...base, event: 'login.otp_failure', details: { reason } }, app.clock.now(), trx);
     await notifyOtpFailure(app, { ...target, data: { ip: ctx.ip, user_agent: ctx.userAgent ?? 'unknown' } }, trx);
@@ -97,7 +97,7 @@ async function checkCode(
   if (params.recovery_code !== undefined) {
     if (challenge.kind !== 'verify') throw new Fault('Server.Session.otp_invalid', 'Recovery codes cannot confirm a new key');
     const codeHash = hashRecoveryCode(params.recovery_code);
-    const result = await app.db.knex.transaction(async (trx) => {
+    const result = await retryingTransaction(app.db, async (trx) => {
       if (!(await app.repos.recoveryCodes.use(realm, principalId, codeHash, app.clock.now(), trx))) return undefined;
       if (!(await app.repos.mfaChallenges.consume(hash, app.clock.now(), trx))) throw invalidToken();
       await app.repos.audit.record({ ...actorOf(ctx), event: 'login.recovery_code', realm, entity: d.name, entity_id: principalId }, app.clock.now(), trx);
@@ -128,7 +128,7 @@ async function checkCode(
   };
   const result =
     challenge.kind === 'enroll'
-      ? await app.db.knex.transaction((trx) =>
+      ? await retryingTransaction(app.db, (trx) =>
           succeed(trx, async () => {
             if (!(await app.repos.twoFactorKeys.activate(realm, principalId, key.secret_enc, app.clock.now(), trx))) throw invalidToken();
             const codes = await issueRecoveryCodes(app, realm, principalId, trx);

@@ -78,7 +78,7 @@ export async function withVerifiedCode<T>(
     const check = verifyTotp(openSecret(app, key), otp, app.clock.now(), app.config.TOTP_WINDOW);
     if (!check.ok) throw new Fault('Server.Session.otp_invalid', undefined, check.skewSteps !== undefined ? { hint: 'clock_skew' } : {});
     // Its counters are rows other attempts on this login take too: a deadlock victim runs again.
-    result = await retryingTransaction(app.db.knex, async (trx) => {
+    result = await retryingTransaction(app.db, async (trx) => {
       const fresh = await keys.useStep(caller.realm, caller.principalId, check.step, trx);
       const current = await keys.find(caller.realm, caller.principalId, trx);
       if (!current || current.secret_enc !== key.secret_enc) {
@@ -102,7 +102,7 @@ export async function withVerifiedCode<T>(
 async function failed(ctx: SessionCallContext, caller: Caller, attempt: Attempt): Promise<void> {
   const { app } = ctx;
   // Parallel failures of one login take the same counter rows: a deadlock victim runs again.
-  await retryingTransaction(app.db.knex, async (trx) => {
+  await retryingTransaction(app.db, async (trx) => {
     const lockedUntil = await attempt.failed(trx);
     if (lockedUntil === undefined) return;
     await app.repos.audit.record(

@@ -17,6 +17,7 @@ import {
   titleOf,
   type Params,
 } from './shared.js';
+import { retryingTransaction } from '../../repositories/writer.js';
 
 /** `<Service>/add_<entity>` → `{ i_<entity> }`. */
 export function addMethod(d: EntityDescriptor): MethodDefinition<Params, Record<string, number>> {
@@ -38,7 +39,7 @@ export function addMethod(d: EntityDescriptor): MethodDefinition<Params, Record<
       const key = keyColumn(d, String(params[d.keyField]));
       assertGrantable(ctx, params);
       const secrets = await adminSetPasswords(ctx, d, params, params);
-      return app.db.knex.transaction(async (trx) => {
+      return retryingTransaction(app.db, async (trx) => {
         if (await repo.findByKey(key.login_key, trx)) throw keyTaken(d);
         await checkReferences(app, d, params, undefined, trx);
         let id: number;

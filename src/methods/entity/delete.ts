@@ -5,6 +5,7 @@ import { Fault } from '../../rpc/faults.js';
 import type { MethodDefinition, SessionCallContext } from '../../rpc/registry.js';
 import { assertOutranks, audit, loadById, titleOf, writeFaults, type Params } from './shared.js';
 import { removeTwoFactor } from '../../auth/two-factor.js';
+import { retryingTransaction } from '../../repositories/writer.js';
 
 /** `<Service>/delete_<entity>`: refused while other objects refer to it; ends the principal's sessions and removes its 2FA key. */
 export function deleteMethod(d: EntityDescriptor): MethodDefinition<Params, { success: 1 }> {
@@ -22,7 +23,7 @@ export function deleteMethod(d: EntityDescriptor): MethodDefinition<Params, { su
       const ctx = c as SessionCallContext;
       const { app } = ctx;
       const id = Number(params[d.idField]);
-      return app.db.knex.transaction(async (trx) => {
+      return retryingTransaction(app.db, async (trx) => {
         const row = await loadById(app, d, id, trx);
         if (row.is_root) throw new Fault('Server.Conflict.protected', 'The root admin cannot be deleted');
         assertOutranks(ctx, d, row);

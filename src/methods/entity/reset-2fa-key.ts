@@ -5,6 +5,7 @@ import type { MethodDefinition, SessionCallContext } from '../../rpc/registry.js
 import { assertOutranks, audit, loadById, titleOf, type Params } from './shared.js';
 import { removeTwoFactor } from '../../auth/two-factor.js';
 import { notify } from '../../notifications/notify.js';
+import { retryingTransaction } from '../../repositories/writer.js';
 
 /**
  * `<Service>/reset_2fa_key` (seed 000: the user lost the phone): removes the
@@ -26,7 +27,7 @@ export function reset2faKeyMethod(d: EntityDescriptor & { realm: string }): Meth
       const ctx = c as SessionCallContext;
       const { app } = ctx;
       const id = Number(params[d.idField]);
-      return app.db.knex.transaction(async (trx) => {
+      return retryingTransaction(app.db, async (trx) => {
         const row = await loadById(app, d, id, trx);
         assertOutranks(ctx, d, row);
         const hadKey = await removeTwoFactor(app, d.realm, id, trx);

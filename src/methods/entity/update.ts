@@ -24,6 +24,7 @@ import {
   titleOf,
   type Params,
 } from './shared.js';
+import { retryingTransaction } from '../../repositories/writer.js';
 
 /** `root` keeps every permission and cannot be blocked: there must always be a way back in. Only root changes its own credentials. */
 function protectRoot(row: Row, params: Params, ctx: SessionCallContext, id: number): void {
@@ -100,7 +101,7 @@ export function updateMethod(d: EntityDescriptor): MethodDefinition<Params, Reco
       const now = app.clock.now();
       const current = await loadById(app, d, id);
       const secrets = await adminSetPasswords(ctx, d, { ...current, ...params }, params, id);
-      return app.db.knex.transaction(async (trx) => {
+      return retryingTransaction(app.db, async (trx) => {
         const row = await loadById(app, d, id, trx);
         assertGrantable(ctx, params);
         protectRoot(row, params, ctx, id);
