@@ -154,9 +154,9 @@ export function buildOpenApi(methods: MethodDefinition[]): Record<string, unknow
       '/health/live': plainGet('Liveness: the process answers.', 'application/json'),
       '/health/ready': {
         get: {
-          summary: 'Readiness: the database answers (503 when it does not).',
+          summary: 'Readiness: the database answers and takes writes (503 when it does not: down, read-only, a Galera node outside the Primary component).',
           security: [],
-          responses: { '200': { description: 'Ready' }, '503': { description: 'The database does not answer' } },
+          responses: { '200': { description: 'Ready' }, '503': { description: 'The database cannot take writes' } },
         },
       },
       '/openapi.yaml': plainGet('This document.', 'application/yaml'),

@@ -127,17 +127,82 @@ export async function countRows(query: Knex.QueryBuilder): Promise<number> {
   return Number(row?.n ?? 0);
 }
 
+/** How long a replica waits for another one's migration before it gives up (and exits). */
+const MIGRATION_WAIT_MS = 5 * 60_000;
+
+/**
+ * Brings the schema up to date when any number of replicas start at once on
+ * one database: one of them takes knex's migration lock and migrates; the
+ * others lose a race somewhere (creating knex's own tables, taking the lock,
+ * a Galera certification conflict on the lock row) and try again with
+ * jittered backoff until the winner is done, then find nothing left to do.
+ * knex re-reads the applied migrations after taking the lock, so no migration
+ * runs twice. Bounded: a lock left behind by a migrator that died stays taken
+ * (knex_migrations_lock.is_locked = 1) and this ends with that error.
+ */
 async function migrateLatest(knex: Knex): Promise<string[]> {
-  const [, applied] = (await knex.migrate.latest({ migrationSource })) as [number, string[]];
-  return applied;
+  const deadline = Date.now() + MIGRATION_WAIT_MS;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const [, applied] = (await knex.migrate.latest({ migrationSource })) as [number, string[]];
+      return applied;
+    } catch (err) {
+      if (!isLostMigrationRace(err) || Date.now() > deadline) throw err;
+      const backoff = Math.min(2_000, 50 * 2 ** attempt);
+      await new Promise((resolve) => setTimeout(resolve, backoff / 2 + Math.random() * (backoff / 2)));
+    }
+  }
 }
 
-/** Both ways the service reaches the database answer (each bounded by the timeouts above). */
-export async function isDatabaseReady(db: Database): Promise<boolean> {
+/**
+ * Another process is migrating the same database: knex's lock is taken, or it
+ * created a table (knex's own, or a migration's when both passed the lock
+ * check) or the lock row a moment earlier; on Galera the losing node's lock
+ * update fails certification (1213) and a joining node refuses statements (1047);
+ * SQLite's file lock was held past the busy timeout.
+ */
+function isLostMigrationRace(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err.name === 'MigrationLocked') return true;
+  const { code, errno } = err as NodeJS.ErrnoException;
+  if (errno === 1050 || errno === 1062 || errno === 1213 || errno === 1047) return true;
+  if (code?.startsWith('SQLITE_BUSY')) return true;
+  return code === 'SQLITE_ERROR' && /already exists/.test(err.message);
+}
+
+/**
+ * Why the database cannot take the service's writes now, or undefined when it
+ * can: both ways the service reaches it answer (each bounded by the timeouts
+ * above, so an exhausted pool counts once DB_ACQUIRE_TIMEOUT passed), the
+ * server is not read-only, and a Galera node is a synced member of the Primary
+ * component (a node that lost quorum answers every statement with 1047; a donor
+ * or joiner blocks or refuses writes).
+ */
+export async function databaseUnreadiness(db: Database): Promise<string | undefined> {
   try {
     await Promise.all([db.knex.raw('select 1'), db.reads.first('select 1', [])]);
-    return true;
+    if (db.dialect === 'mysql') return await mysqlUnwritable(db.knex);
+    return undefined;
   } catch {
-    return false;
+    return 'The database does not answer';
   }
+}
+
+async function mysqlUnwritable(knex: Knex): Promise<string | undefined> {
+  const settings = await showGlobal(knex, 'VARIABLES', ['read_only', 'innodb_read_only', 'wsrep_on']);
+  if (settings.read_only === 'ON' || settings.innodb_read_only === 'ON') return 'The database is read-only';
+  if (settings.wsrep_on !== 'ON') return undefined;
+  const wsrep = await showGlobal(knex, 'STATUS', ['wsrep_ready', 'wsrep_cluster_status', 'wsrep_local_state']);
+  if (wsrep.wsrep_cluster_status !== 'Primary') return 'The Galera node is not part of the Primary component';
+  // 4 = Synced (galera's wsrep_local_state numbering; 2 Donor, 1 Joining, 3 Joined).
+  if (wsrep.wsrep_ready !== 'ON' || wsrep.wsrep_local_state !== '4') return 'The Galera node is not synced';
+  return undefined;
+}
+
+/** SHOW GLOBAL VARIABLES/STATUS for the named entries (absent ones are missing): same on MariaDB and MySQL. */
+async function showGlobal(knex: Knex, what: 'VARIABLES' | 'STATUS', names: string[]): Promise<Record<string, string>> {
+  const [rows] = (await knex.raw(`SHOW GLOBAL ${what} WHERE Variable_name IN (${names.map(() => '?').join(', ')})`, names)) as [
+    { Variable_name: string; Value: string }[],
+  ];
+  return Object.fromEntries(rows.map((row) => [row.Variable_name.toLowerCase(), String(row.Value).toUpperCase() === 'ON' ? 'ON' : String(row.Value)]));
 }

@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createDatabase } from '../../src/repositories/connection.js';
+import { loadConfig } from '../../src/config/load.js';
+import { createTestDatabase, databaseTargets } from '../helpers/databases.js';
+import { announcements, replicaSettings, startReplicas } from '../helpers/replicas.js';
+import type { RunningServer } from '../helpers/cli.js';
+
+for (const target of databaseTargets()) {
+  test(`three replicas started at once on an empty database all come up; root is created once [${target}]`, async () => {
+    const db = await createTestDatabase(target);
+    let servers: RunningServer[] = [];
+    try {
+      servers = await startReplicas([db.url, db.url, db.url], replicaSettings(db.dataDir));
+      for (const server of servers) {
+        const ready = await fetch(`${server.url}/health/ready`);
+        assert.equal(ready.status, 200, server.output());
+      }
+      assert.equal(announcements(servers), 1, 'exactly one replica created (and announced) root');
+      const { knex } = createDatabase(loadConfig({}, { DATABASE_URL: db.url }));
+      try {
+        const [row] = (await knex('users').count({ n: '*' })) as { n: number | string }[];
+        assert.equal(Number(row?.n), 1, 'one user: root');
+        const [migrations] = (await knex('knex_migrations').count({ n: '*' }).countDistinct({ d: 'name' })) as { n: number | string; d: number | string }[];
+        assert.equal(Number(migrations?.n), Number(migrations?.d), 'no migration recorded twice');
+      } finally {
+        await knex.destroy();
+      }
+    } finally {
+      await Promise.all(servers.map((s) => s.kill()));
+      await db.drop();
+    }
+  });
+}
