@@ -78,7 +78,7 @@ export function createDatabase(settings: DatabaseSettings, log?: DatabaseLog): D
       dialect: 'sqlite',
       reads: filename === ':memory:' ? knexPointReader(knex) : sqlitePointReader(filename, busyTimeout),
       writer: sqliteWriter(knex),
-      migrate: () => migrateLatest(knex),
+      migrate: () => migrateLatest(knex, async () => undefined),
     };
   }
   const connection = {
@@ -113,7 +113,7 @@ export function createDatabase(settings: DatabaseSettings, log?: DatabaseLog): D
     async migrate() {
       const migrations = mysqlKnex(undefined);
       try {
-        return await migrateLatest(migrations);
+        return await migrateLatest(migrations, () => singleMigrationLockRow(migrations));
       } finally {
         await migrations.destroy();
       }
@@ -140,10 +140,11 @@ const MIGRATION_WAIT_MS = 5 * 60_000;
  * runs twice. Bounded: a lock left behind by a migrator that died stays taken
  * (knex_migrations_lock.is_locked = 1) and this ends with that error.
  */
-async function migrateLatest(knex: Knex): Promise<string[]> {
+async function migrateLatest(knex: Knex, prepareLock: () => Promise<void>): Promise<string[]> {
   const deadline = Date.now() + MIGRATION_WAIT_MS;
   for (let attempt = 0; ; attempt++) {
     try {
+      await prepareLock();
       const [, applied] = (await knex.migrate.latest({ migrationSource })) as [number, string[]];
       return applied;
     } catch (err) {
@@ -152,6 +153,22 @@ async function migrateLatest(knex: Knex): Promise<string[]> {
       await new Promise((resolve) => setTimeout(resolve, backoff / 2 + Math.random() * (backoff / 2)));
     }
   }
+}
+
+/**
+ * knex's lock is one row of knex_migrations_lock, set with `UPDATE ... SET
+ * is_locked = 1 WHERE is_locked = 0`. knex inserts that row when it finds the
+ * table empty; on Galera two nodes that both found it empty each insert one
+ * (auto-increment ids differ by node, so both survive), then each locks only
+ * the row it sees and both migrate at once (seen in issue 18: "Table
+ * 'customer_classes' already exists", "Duplicate column"). Creating the
+ * table here and the row with a fixed id 1 only when the table is empty makes
+ * concurrent inserts collide on the primary key (a duplicate on one server, a
+ * certification conflict on Galera), so there is one row and one lock holder.
+ */
+async function singleMigrationLockRow(knex: Knex): Promise<void> {
+  await knex.raw('CREATE TABLE IF NOT EXISTS knex_migrations_lock (`index` int unsigned NOT NULL AUTO_INCREMENT PRIMARY KEY, is_locked int)');
+  await knex.raw('INSERT INTO knex_migrations_lock (`index`, is_locked) SELECT 1, 0 FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM knex_migrations_lock)');
 }
 
 /**
