@@ -29,10 +29,18 @@ const userArgs = serverUser ? [`--user=${serverUser}`] : [];
 /** Everything started here, so an exit hook can end it whatever happened. */
 const running = new Set<ChildProcess>();
 const folders = new Set<string>();
-process.on('exit', () => {
+function cleanUp(): void {
   for (const child of running) child.kill('SIGKILL');
   for (const folder of folders) rmSync(folder, { recursive: true, force: true });
-});
+}
+process.on('exit', cleanUp);
+// The test runner's timeout or CI's `timeout` ends this process with a signal: clean up first.
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    cleanUp();
+    process.exit(1);
+  });
+}
 
 async function freePort(): Promise<number> {
   const server = createServer();
