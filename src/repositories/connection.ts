@@ -167,8 +167,13 @@ async function migrateLatest(knex: Knex, prepareLock: () => Promise<void>): Prom
  * certification conflict on Galera), so there is one row and one lock holder.
  */
 async function singleMigrationLockRow(knex: Knex): Promise<void> {
-  await knex.raw('CREATE TABLE IF NOT EXISTS knex_migrations_lock (`index` int unsigned NOT NULL AUTO_INCREMENT PRIMARY KEY, is_locked int)');
-  await knex.raw('INSERT INTO knex_migrations_lock (`index`, is_locked) SELECT 1, 0 FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM knex_migrations_lock)');
+  // Only when missing: on Galera any DDL, even CREATE TABLE IF NOT EXISTS of a table that is there,
+  // runs in total order and aborts the open transaction of the replica holding the lock.
+  if (!(await knex.schema.hasTable('knex_migrations_lock')))
+    await knex.raw('CREATE TABLE IF NOT EXISTS knex_migrations_lock (`index` int unsigned NOT NULL AUTO_INCREMENT PRIMARY KEY, is_locked int)');
+  const [rows] = (await knex.raw('SELECT COUNT(*) AS n FROM knex_migrations_lock')) as [{ n: number }[]];
+  if (Number(rows[0]?.n) === 0)
+    await knex.raw('INSERT INTO knex_migrations_lock (`index`, is_locked) SELECT 1, 0 FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM knex_migrations_lock)');
 }
 
 /**

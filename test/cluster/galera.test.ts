@@ -116,7 +116,10 @@ describe('3 replicas on a 3-node Galera cluster', { timeout: 360_000 }, () => {
         Array.from({ length: 10 }, (_, i) => call(replica(i), 'Session/refresh_access_token', { refresh_token: session.refresh_token })),
       );
       assert.equal(internalErrors(answers), 0, faults(answers).join(' '));
-      assert.ok(answers.some((a) => a.body.status === 'authenticated'), faults(answers).join(' '));
+      assert.ok(
+        answers.some((a) => a.body.status === 'authenticated'),
+        faults(answers).join(' '),
+      );
       for (const a of answers.filter((x) => x.status !== 200)) assert.equal(a.body.faultcode, 'Server.Session.refresh_token_invalid', JSON.stringify(a.body));
     }
   });
@@ -184,7 +187,9 @@ describe('3 replicas on a 3-node Galera cluster', { timeout: 360_000 }, () => {
     let loading = true;
     const load = replicas.map(async (r, i) => {
       while (loading) {
-        answers[i]?.push(await call(r, i % 2 ? 'Session/ping' : 'Session/login', i % 2 ? {} : { login: 'under-load', password, realm: 'vendor' }, session.access_token));
+        answers[i]?.push(
+          await call(r, i % 2 ? 'Session/ping' : 'Session/login', i % 2 ? {} : { login: 'under-load', password, realm: 'vendor' }, session.access_token),
+        );
       }
     });
     try {
@@ -196,11 +201,17 @@ describe('3 replicas on a 3-node Galera cluster', { timeout: 360_000 }, () => {
       assert.equal(await ready(replica(1)), 503);
       // The survivors serve again once Galera has evicted the dead node (its failure detection).
       await eventually('replicas on the surviving nodes serve', async () => {
-        const [x, y] = await Promise.all([call(replica(0), 'Session/ping', {}, session.access_token), call(replica(2), 'Session/ping', {}, session.access_token)]);
+        const [x, y] = await Promise.all([
+          call(replica(0), 'Session/ping', {}, session.access_token),
+          call(replica(2), 'Session/ping', {}, session.access_token),
+        ]);
         return x.status === 200 && y.status === 200;
       });
       await cluster.nodes[1]?.start();
-      await eventually('the restarted node\'s replica is ready and serves', async () => (await ready(replica(1))) === 200 && (await call(replica(1), 'Session/ping', {}, session.access_token)).status === 200);
+      await eventually(
+        "the restarted node's replica is ready and serves",
+        async () => (await ready(replica(1))) === 200 && (await call(replica(1), 'Session/ping', {}, session.access_token)).status === 200,
+      );
     } finally {
       loading = false;
       await Promise.all(load);
@@ -210,7 +221,7 @@ describe('3 replicas on a 3-node Galera cluster', { timeout: 360_000 }, () => {
     for (const a of all) assert.ok([200, 503].includes(a.status), `only successes and 503 under load, not ${a.status} ${JSON.stringify(a.body)}`);
   });
 
-  test('quorum loss: with 2 of 3 nodes gone the survivor\'s replica is not ready and calls answer 503', async () => {
+  test("quorum loss: with 2 of 3 nodes gone the survivor's replica is not ready and calls answer 503", async () => {
     await Promise.all([cluster.nodes[1]?.kill(), cluster.nodes[2]?.kill()]);
     await eventually('node1 is non-Primary', async () => (await cluster.nodes[0]?.status('wsrep_cluster_status')) !== 'Primary');
     assert.equal(await ready(replica(0)), 503);
@@ -219,7 +230,7 @@ describe('3 replicas on a 3-node Galera cluster', { timeout: 360_000 }, () => {
     assert.equal(refused.body.faultcode, 'Server.Unavailable');
     // The operator bootstraps the survivor as the new Primary component: ready again.
     await cluster.nodes[0]?.query("SET GLOBAL wsrep_provider_options='pc.bootstrap=YES'");
-    await eventually('the survivor\'s replica is ready again', async () => (await ready(replica(0))) === 200);
+    await eventually("the survivor's replica is ready again", async () => (await ready(replica(0))) === 200);
     await ok(replica(0), 'Session/login', { login: 'root', password: rootPassword, realm: 'admin' });
   });
 });

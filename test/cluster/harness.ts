@@ -111,7 +111,7 @@ export async function startCluster(size = 3): Promise<Cluster> {
   } catch (err) {
     const logs = nodes.map((n) => `--- ${n.name}:\n${n.log()}`).join('\n');
     await cluster.close();
-    throw new Error(`the Galera cluster did not start: ${String(err)}\n${logs}`);
+    throw new Error(`the Galera cluster did not start: ${String(err)}\n${logs}`, { cause: err });
   }
 }
 

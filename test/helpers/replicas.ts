@@ -21,10 +21,10 @@ export function replicaSettings(dir: string): Record<string, string> {
 export async function startReplicas(urls: string[], settings: Record<string, string>, startMs = 90_000): Promise<RunningServer[]> {
   const started = await Promise.allSettled(urls.map((url) => startServer({ ...settings, DATABASE_URL: url }, startMs)));
   const servers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failed) {
+  const failed = started.flatMap((s, i) => (s.status === 'rejected' ? [`replica ${i + 1}: ${String(s.reason)}`] : []));
+  if (failed.length > 0) {
     await Promise.all(servers.map((s) => s.kill()));
-    throw failed.reason;
+    throw new Error(failed.join('\n'));
   }
   return servers;
 }
