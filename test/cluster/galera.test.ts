@@ -68,7 +68,7 @@ describe('3 replicas on a 3-node Galera cluster', { timeout: 360_000 }, () => {
   test('three replicas started at once on the empty database all come up; root is created once', async () => {
     replicas = await startReplicas(
       cluster.nodes.map((n) => n.url('billing')),
-      { ...replicaSettings(dir), RATE_LIMIT_LOGIN: '100000', LOCKOUT_IP_THRESHOLD: '100000', LOG_LEVEL: 'warn' },
+      { ...replicaSettings(dir), RATE_LIMIT_LOGIN: '100000', LOCKOUT_IP_THRESHOLD: '100000' },
     );
     for (const r of replicas) assert.equal(await ready(r), 200, r.output());
     assert.equal(announcements(replicas), 1, 'exactly one replica created root');
