@@ -1,10 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
-import { migrationSource } from '../../db/migrations/index.js';
 import type { Config } from '../config/schema.js';
 import { ImmediateSqliteClient, mysql2ClientWithStatementTimeout } from './knex-clients.js';
 import { knexPointReader, mysqlPointReader, sqlitePointReader, type PointReader } from './point-reader.js';
+import { migrateLatest } from './schema-migration.js';
 import { cachePreparedStatements } from './statements.js';
 import { knexWriter, sqliteWriter, type Writer } from './writer.js';
 
@@ -78,7 +78,7 @@ export function createDatabase(settings: DatabaseSettings, log?: DatabaseLog): D
       dialect: 'sqlite',
       reads: filename === ':memory:' ? knexPointReader(knex) : sqlitePointReader(filename, busyTimeout),
       writer: sqliteWriter(knex),
-      migrate: () => migrateLatest(knex, async () => undefined),
+      migrate: () => migrateLatest(knex),
     };
   }
   const connection = {
@@ -113,7 +113,7 @@ export function createDatabase(settings: DatabaseSettings, log?: DatabaseLog): D
     async migrate() {
       const migrations = mysqlKnex(undefined);
       try {
-        return await migrateLatest(migrations, () => singleMigrationLockRow(migrations));
+        return await migrateLatest(migrations);
       } finally {
         await migrations.destroy();
       }
@@ -125,71 +125,6 @@ export function createDatabase(settings: DatabaseSettings, log?: DatabaseLog): D
 export async function countRows(query: Knex.QueryBuilder): Promise<number> {
   const row = (await query.count({ n: '*' }).first()) as { n: number | string } | undefined;
   return Number(row?.n ?? 0);
-}
-
-/** How long a replica waits for another one's migration before it gives up (and exits). */
-const MIGRATION_WAIT_MS = 5 * 60_000;
-
-/**
- * Brings the schema up to date when any number of replicas start at once on
- * one database: one of them takes knex's migration lock and migrates; the
- * others lose a race somewhere (creating knex's own tables, taking the lock,
- * a Galera certification conflict on the lock row) and try again with
- * jittered backoff until the winner is done, then find nothing left to do.
- * knex re-reads the applied migrations after taking the lock, so no migration
- * runs twice. Bounded: a lock left behind by a migrator that died stays taken
- * (knex_migrations_lock.is_locked = 1) and this ends with that error.
- */
-async function migrateLatest(knex: Knex, prepareLock: () => Promise<void>): Promise<string[]> {
-  const deadline = Date.now() + MIGRATION_WAIT_MS;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await prepareLock();
-      const [, applied] = (await knex.migrate.latest({ migrationSource })) as [number, string[]];
-      return applied;
-    } catch (err) {
-      if (!isLostMigrationRace(err) || Date.now() > deadline) throw err;
-      const backoff = Math.min(2_000, 50 * 2 ** attempt);
-      await new Promise((resolve) => setTimeout(resolve, backoff / 2 + Math.random() * (backoff / 2)));
-    }
-  }
-}
-
-/**
- * knex's lock is one row of knex_migrations_lock, set with `UPDATE ... SET
- * is_locked = 1 WHERE is_locked = 0`. knex inserts that row when it finds the
- * table empty; on Galera two nodes that both found it empty each insert one
- * (auto-increment ids differ by node, so both survive), then each locks only
- * the row it sees and both migrate at once (seen in issue 18: "Table
- * 'customer_classes' already exists", "Duplicate column"). Creating the
- * table here and the row with a fixed id 1 only when the table is empty makes
- * concurrent inserts collide on the primary key (a duplicate on one server, a
- * certification conflict on Galera), so there is one row and one lock holder.
- */
-async function singleMigrationLockRow(knex: Knex): Promise<void> {
-  // Only when missing: on Galera any DDL, even CREATE TABLE IF NOT EXISTS of a table that is there,
-  // runs in total order and aborts the open transaction of the replica holding the lock.
-  if (!(await knex.schema.hasTable('knex_migrations_lock')))
-    await knex.raw('CREATE TABLE IF NOT EXISTS knex_migrations_lock (`index` int unsigned NOT NULL AUTO_INCREMENT PRIMARY KEY, is_locked int)');
-  const [rows] = (await knex.raw('SELECT COUNT(*) AS n FROM knex_migrations_lock')) as [{ n: number }[]];
-  if (Number(rows[0]?.n) === 0)
-    await knex.raw('INSERT INTO knex_migrations_lock (`index`, is_locked) SELECT 1, 0 FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM knex_migrations_lock)');
-}
-
-/**
- * Another process is migrating the same database: knex's lock is taken, or it
- * created a table (knex's own, or a migration's when both passed the lock
- * check) or the lock row a moment earlier; on Galera the losing node's lock
- * update fails certification (1213) and a joining node refuses statements (1047);
- * SQLite's file lock was held past the busy timeout.
- */
-function isLostMigrationRace(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  if (err.name === 'MigrationLocked') return true;
-  const { code, errno } = err as NodeJS.ErrnoException;
-  if (errno === 1050 || errno === 1062 || errno === 1213 || errno === 1047) return true;
-  if (code?.startsWith('SQLITE_BUSY')) return true;
-  return code === 'SQLITE_ERROR' && /already exists/.test(err.message);
 }
 
 /**

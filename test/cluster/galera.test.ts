@@ -156,7 +156,8 @@ describe('3 replicas on a 3-node Galera cluster', { timeout: 360_000 }, () => {
   }
 
   test('revocation is refused at once on every replica: logout, revoke_session, change_password, block', async () => {
-    const { id, password } = await vendor('revoked');
+    const { id, password: first } = await vendor('revoked');
+    let password = first;
     const open = async (i: number) => (await ok(replica(i), 'Session/login', { login: 'revoked', password, realm: 'vendor' })) as Record<string, string>;
 
     const a = await open(0);
@@ -173,6 +174,7 @@ describe('3 replicas on a 3-node Galera cluster', { timeout: 360_000 }, () => {
     const d = await open(0);
     await servedEverywhere(d.access_token as string);
     await ok(replica(1), 'Session/change_password', { old_password: password, new_password: `${password}Y` }, c.access_token);
+    password = `${password}Y`;
     await refusedEverywhere(d.access_token as string, 'after change_password');
 
     const e = await open(2);
