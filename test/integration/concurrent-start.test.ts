@@ -32,3 +32,30 @@ for (const target of databaseTargets()) {
     }
   });
 }
+
+for (const target of databaseTargets()) {
+  test(`a replica waits while another holds the migration lock, then migrates [${target}]`, async () => {
+    const db = await createTestDatabase(target);
+    const holder = createDatabase(loadConfig({}, { DATABASE_URL: db.url }));
+    const waiter = createDatabase(loadConfig({}, { DATABASE_URL: db.url }));
+    try {
+      // Another replica's committed lock, as it stands while that replica migrates.
+      await holder.knex.raw('CREATE TABLE schema_migration_lock (id integer NOT NULL PRIMARY KEY, is_locked integer NOT NULL)');
+      await holder.knex('schema_migration_lock').insert({ id: 1, is_locked: 1 });
+      let settled = false;
+      const migrating = waiter.migrate().finally(() => (settled = true));
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      assert.equal(settled, false, 'the waiter does not migrate while the lock is held');
+      assert.equal(await holder.knex.schema.hasTable('knex_migrations'), false, 'nothing migrated under a held lock');
+      await holder.knex('schema_migration_lock').update({ is_locked: 0 });
+      const applied = await migrating;
+      assert.ok(applied.includes('001_foundation'), applied.join(', '));
+      assert.equal((await holder.knex('schema_migration_lock').first())?.is_locked, 0, 'released after migrating');
+      assert.deepEqual(await waiter.migrate(), [], 'an up-to-date schema needs no lock');
+    } finally {
+      await holder.knex.destroy();
+      await waiter.knex.destroy();
+      await db.drop();
+    }
+  });
+}
