@@ -167,10 +167,10 @@ export function buildOpenApi(methods: MethodDefinition[], publicUrl: string): Re
         get: {
           operationId: 'health_ready',
           tags: ['Service'],
-          summary: 'Readiness: the database answers (503 when it does not).',
-          description: 'Readiness: the database answers (503 when it does not).',
+          summary: 'Readiness: the database answers and takes writes (503 when it does not: down, read-only, a Galera node outside the Primary component).',
+          description: 'Readiness: the database answers and takes writes (503 when it does not: down, read-only, a Galera node outside the Primary component).',
           security: [],
-          responses: { '200': { description: 'Ready' }, '503': { description: 'The database does not answer' } },
+          responses: { '200': { description: 'Ready' }, '503': { description: 'The database cannot take writes' } },
         },
       },
       '/openapi.yaml': plainGet('openapi', 'This document.', 'application/yaml'),

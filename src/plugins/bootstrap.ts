@@ -24,6 +24,15 @@ export function generateStrongPassword(length = 24): string {
   return chars.join('');
 }
 
+/** Whether users appear within a few seconds (another replica's committed bootstrap). */
+async function someoneElseBootstrapped(count: () => Promise<number>): Promise<boolean> {
+  for (let wait = 50; wait <= 3_200; wait *= 2) {
+    if ((await count().catch(() => 0)) > 0) return true;
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+  return false;
+}
+
 export interface BootstrapOptions {
   announce?: (text: string) => void;
 }
@@ -61,9 +70,10 @@ export default fp<BootstrapOptions>(
         updated_at: now,
       });
     } catch (err) {
-      // Another replica bootstrapped the same empty database a moment earlier.
-      const users = app.repos.entities.user;
-      if ((await users.count()) > 0) return;
+      // Another replica bootstrapped the same empty database at the same time: its
+      // root wins (a duplicate login on one server; on Galera a certification
+      // conflict, 1213, whose winner may reach this node a moment later).
+      if (await someoneElseBootstrapped(() => users.count())) return;
       throw err;
     }
     app.log.info({ login }, 'bootstrap admin created');

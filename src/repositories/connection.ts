@@ -1,10 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
-import { migrationSource } from '../../db/migrations/index.js';
 import type { Config } from '../config/schema.js';
 import { ImmediateSqliteClient, mysql2ClientWithStatementTimeout } from './knex-clients.js';
 import { knexPointReader, mysqlPointReader, sqlitePointReader, type PointReader } from './point-reader.js';
+import { migrateLatest } from './schema-migration.js';
 import { cachePreparedStatements } from './statements.js';
 import { retryPolicy, type RetryPolicy } from './retry.js';
 import { knexWriter, sqliteWriter, type Writer } from './writer.js';
@@ -133,17 +133,39 @@ export async function countRows(query: Knex.QueryBuilder): Promise<number> {
   return Number(row?.n ?? 0);
 }
 
-async function migrateLatest(knex: Knex): Promise<string[]> {
-  const [, applied] = (await knex.migrate.latest({ migrationSource })) as [number, string[]];
-  return applied;
-}
-
-/** Both ways the service reaches the database answer (each bounded by the timeouts above). */
-export async function isDatabaseReady(db: Database): Promise<boolean> {
+/**
+ * Why the database cannot take the service's writes now, or undefined when it
+ * can: both ways the service reaches it answer (each bounded by the timeouts
+ * above, so an exhausted pool counts once DB_ACQUIRE_TIMEOUT passed), the
+ * server is not read-only, and a Galera node is a synced member of the Primary
+ * component (a node that lost quorum answers every statement with 1047; a donor
+ * or joiner blocks or refuses writes).
+ */
+export async function databaseUnreadiness(db: Database): Promise<string | undefined> {
   try {
     await Promise.all([db.knex.raw('select 1'), db.reads.first('select 1', [])]);
-    return true;
+    if (db.dialect === 'mysql') return await mysqlUnwritable(db.knex);
+    return undefined;
   } catch {
-    return false;
+    return 'The database does not answer';
   }
+}
+
+async function mysqlUnwritable(knex: Knex): Promise<string | undefined> {
+  const settings = await showGlobal(knex, 'VARIABLES', ['read_only', 'innodb_read_only', 'wsrep_on']);
+  if (settings.read_only === 'ON' || settings.innodb_read_only === 'ON') return 'The database is read-only';
+  if (settings.wsrep_on !== 'ON') return undefined;
+  const wsrep = await showGlobal(knex, 'STATUS', ['wsrep_ready', 'wsrep_cluster_status', 'wsrep_local_state']);
+  if (wsrep.wsrep_cluster_status !== 'Primary') return 'The Galera node is not part of the Primary component';
+  // 4 = Synced (galera's wsrep_local_state numbering; 2 Donor, 1 Joining, 3 Joined).
+  if (wsrep.wsrep_ready !== 'ON' || wsrep.wsrep_local_state !== '4') return 'The Galera node is not synced';
+  return undefined;
+}
+
+/** SHOW GLOBAL VARIABLES/STATUS for the named entries (absent ones are missing): same on MariaDB and MySQL. */
+async function showGlobal(knex: Knex, what: 'VARIABLES' | 'STATUS', names: string[]): Promise<Record<string, string>> {
+  const [rows] = (await knex.raw(`SHOW GLOBAL ${what} WHERE Variable_name IN (${names.map(() => '?').join(', ')})`, names)) as [
+    { Variable_name: string; Value: string }[],
+  ];
+  return Object.fromEntries(rows.map((row) => [row.Variable_name.toLowerCase(), String(row.Value).toUpperCase() === 'ON' ? 'ON' : String(row.Value)]));
 }

@@ -10,10 +10,23 @@ import { Fault } from './faults.js';
  */
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_CON_COUNT_ERROR']);
 
+/**
+ * Server errors that say "this server cannot take the call now", not "the
+ * call is wrong": another node or a restarted server will take it.
+ * 1047 ER_UNKNOWN_COM_ERROR: a Galera node outside the Primary component (lost
+ * quorum, or still joining) refuses every statement.
+ * 1180 ER_ERROR_DURING_COMMIT: the commit failed (Galera: replication aborted it).
+ * 1290 ER_OPTION_PREVENTS_STATEMENT and 1836 ER_READ_ONLY_MODE: read-only server.
+ * 1053 ER_SERVER_SHUTDOWN and 1927 ER_CONNECTION_KILLED: the server is stopping.
+ * 2002/2003 cannot connect, 2006 server gone away, 2013 lost connection during a query.
+ */
+const UNAVAILABLE_ERRNOS = new Set([1047, 1053, 1180, 1290, 1836, 1927, 2002, 2003, 2006, 2013]);
+
 function isUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
-  const code = (err as NodeJS.ErrnoException).code;
+  const { code, errno } = err as NodeJS.ErrnoException;
   if (code !== undefined && (UNAVAILABLE_CODES.has(code) || code.startsWith('SQLITE_BUSY'))) return true;
+  if (errno !== undefined && UNAVAILABLE_ERRNOS.has(errno)) return true;
   return err.name === 'KnexTimeoutError';
 }
 

@@ -28,8 +28,8 @@ export interface RunningServer {
   kill: () => Promise<void>;
 }
 
-/** Starts `billing-auth serve` on a free port (PORT=0); resolves once it listens. */
-export function startServer(env: Record<string, string>): Promise<RunningServer> {
+/** Starts `billing-auth serve` on a free port (PORT=0); resolves once it listens (fails after `startMs`). */
+export function startServer(env: Record<string, string>, startMs = 30_000): Promise<RunningServer> {
   const child = spawn(process.execPath, ['--import', 'tsx', cliEntry, 'serve'], {
     cwd: packageRoot,
     env: { PATH: process.env.PATH ?? '', PORT: '0', ...env },
@@ -54,7 +54,7 @@ export function startServer(env: Record<string, string>): Promise<RunningServer>
     const timer = setTimeout(() => {
       void kill();
       reject(new Error(`server did not start:\n${output}`));
-    }, 30_000);
+    }, startMs);
     const onData = (chunk: Buffer) => {
       output += String(chunk);
       const match = /Server listening at (http:\/\/127\.0\.0\.1:(\d+))/.exec(output);

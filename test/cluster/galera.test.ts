@@ -1,0 +1,239 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { codeAt } from '../../src/domain/totp/totp.js';
+import type { RunningServer } from '../helpers/cli.js';
+import { announcements, replicaSettings, startReplicas } from '../helpers/replicas.js';
+import { eventually, startCluster, type Cluster } from './harness.js';
+
+// Issue 18: three replicas, each on its own node of a 3-node Galera cluster,
+// checked from outside over HTTP as an operator's clients would see them.
+
+const STEP = 30_000;
+const INTERNAL = 'Server.Internal.error';
+
+interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/** A REST call to one replica; a replica that does not answer within 20 s is an answer too (status 0). */
+async function call(server: RunningServer, method: string, params: object = {}, token?: string): Promise<Answer> {
+  try {
+    const response = await fetch(`${server.url}/rest/${method}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(params),
+      signal: AbortSignal.timeout(20_000),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  } catch (err) {
+    return { status: 0, body: { error: String(err) } };
+  }
+}
+
+async function ok(server: RunningServer, method: string, params: object = {}, token?: string): Promise<Record<string, unknown>> {
+  const answer = await call(server, method, params, token);
+  assert.equal(answer.status, 200, `${method}: ${JSON.stringify(answer.body)}`);
+  return answer.body;
+}
+
+const ready = async (server: RunningServer) => (await fetch(`${server.url}/health/ready`, { signal: AbortSignal.timeout(20_000) })).status;
+const faults = (answers: Answer[]) => answers.map((a) => String(a.body.faultcode ?? a.body.status ?? a.status));
+const internalErrors = (answers: Answer[]) => answers.filter((a) => a.status === 500 || a.body.faultcode === INTERNAL).length;
+
+describe('3 replicas on a 3-node Galera cluster', { timeout: 360_000 }, () => {
+  let cluster: Cluster;
+  let dir: string;
+  let replicas: RunningServer[] = [];
+  let rootToken: string;
+  const rootPassword = 'Root-cluster-pass1';
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'billing-auth-replicas-'));
+    cluster = await startCluster(3);
+    await cluster.nodes[0]?.query('CREATE DATABASE billing CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci');
+  });
+
+  after(async () => {
+    await Promise.all(replicas.map((r) => r.kill()));
+    await cluster?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const replica = (i: number) => replicas[i % replicas.length] as RunningServer;
+
+  test('three replicas started at once on the empty database all come up; root is created once', async () => {
+    replicas = await startReplicas(
+      cluster.nodes.map((n) => n.url('billing')),
+      { ...replicaSettings(dir), RATE_LIMIT_LOGIN: '100000', LOCKOUT_IP_THRESHOLD: '100000' },
+    );
+    for (const r of replicas) assert.equal(await ready(r), 200, r.output());
+    assert.equal(announcements(replicas), 1, 'exactly one replica created root');
+    const [row] = await (cluster.nodes[2] as Cluster['nodes'][number]).query<{ n: number }>('SELECT COUNT(*) AS n FROM billing.users');
+    assert.equal(Number(row?.n), 1);
+    const announced = replicas.map((r) => /^ {3}(\S+)$/m.exec(r.output())?.[1]).find(Boolean) as string;
+    const first = await ok(replica(1), 'Session/login', { login: 'root', password: announced, realm: 'admin' });
+    await ok(replica(2), 'Session/change_password', { old_password: announced, new_password: rootPassword }, first.access_token as string);
+    rootToken = (await ok(replica(0), 'Session/login', { login: 'root', password: rootPassword, realm: 'admin' })).access_token as string;
+  });
+
+  /** A vendor whose first password change is done: its password. */
+  async function vendor(login: string, twoFactor = false): Promise<{ id: number; password: string }> {
+    await ok(replica(0), 'Vendor/add_vendor', { login, password: 'Vendor-pass1', two_factor_auth: 'disabled' }, rootToken);
+    const first = await ok(replica(1), 'Session/login', { login, password: 'Vendor-pass1', realm: 'vendor' });
+    const changed = first.status === 'password_change_required';
+    if (changed) await ok(replica(2), 'Session/change_password', { old_password: 'Vendor-pass1', new_password: 'Vendor-pass1Z' }, first.access_token as string);
+    const info = (await ok(replica(0), 'Vendor/get_vendor_info', { login }, rootToken)).vendor_info as Record<string, unknown>;
+    if (twoFactor) await ok(replica(1), 'Vendor/update_vendor', { i_vendor: info.i_vendor, two_factor_auth: 'enabled' }, rootToken);
+    return { id: Number(info.i_vendor), password: changed ? 'Vendor-pass1Z' : 'Vendor-pass1' };
+  }
+
+  const login = (i: number, name: string, password: string) => call(replica(i), 'Session/login', { login: name, password, realm: 'vendor' });
+
+  test('50 parallel right-password logins of one principal over the 3 replicas: all authenticated, 0 internal errors', async () => {
+    const { password } = await vendor('hot-login');
+    const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => login(i, 'hot-login', password)));
+    assert.equal(internalErrors(answers), 0, faults(answers).join(' '));
+    assert.equal(answers.filter((a) => a.body.status === 'authenticated').length, 50, faults(answers).join(' '));
+  });
+
+  test('30 parallel update_vendor of one record over the 3 replicas: all applied, 0 internal errors', async () => {
+    const { id } = await vendor('hot-record');
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => call(replica(i), 'Vendor/update_vendor', { i_vendor: id, name: `name ${i}` }, rootToken)),
+    );
+    assert.equal(internalErrors(answers), 0, faults(answers).join(' '));
+    assert.equal(answers.filter((a) => a.status === 200).length, 30, faults(answers).join(' '));
+  });
+
+  test('10 parallel refreshes of one token over the 3 replicas: 0 internal errors, at least one new token', async () => {
+    const { password } = await vendor('hot-refresh');
+    for (let round = 0; round < 3; round++) {
+      const session = await ok(replica(round), 'Session/login', { login: 'hot-refresh', password, realm: 'vendor' });
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => call(replica(i), 'Session/refresh_access_token', { refresh_token: session.refresh_token })),
+      );
+      assert.equal(internalErrors(answers), 0, faults(answers).join(' '));
+      assert.ok(
+        answers.some((a) => a.body.status === 'authenticated'),
+        faults(answers).join(' '),
+      );
+      for (const a of answers.filter((x) => x.status !== 200)) assert.equal(a.body.faultcode, 'Server.Session.refresh_token_invalid', JSON.stringify(a.body));
+    }
+  });
+
+  test('one TOTP code raced over all replicas: exactly one success', async () => {
+    const { password } = await vendor('hot-otp', true);
+    const enrolling = await ok(replica(0), 'Session/login', { login: 'hot-otp', password, realm: 'vendor' });
+    assert.equal(enrolling.status, 'otp_enrollment_required');
+    const secret = (enrolling.enrollment as Record<string, string>).secret as string;
+    await ok(replica(1), 'Session/verify_otp', { mfa_token: enrolling.mfa_token, otp: codeAt(secret, Date.now()) });
+    const tokens: string[] = [];
+    for (let i = 0; i < 6; i++) tokens.push((await ok(replica(i), 'Session/login', { login: 'hot-otp', password, realm: 'vendor' })).mfa_token as string);
+    // The next step's code: inside TOTP_WINDOW, and not the one enrollment used.
+    const code = codeAt(secret, Date.now() + STEP);
+    const answers = await Promise.all(tokens.map((mfa_token, i) => call(replica(i), 'Session/verify_otp', { mfa_token, otp: code })));
+    assert.equal(internalErrors(answers), 0, faults(answers).join(' '));
+    assert.equal(answers.filter((a) => a.status === 200).length, 1, faults(answers).join(' '));
+    for (const a of answers.filter((x) => x.status !== 200)) assert.equal(a.body.faultcode, 'Server.Session.otp_replayed', JSON.stringify(a.body));
+  });
+
+  /** Every replica refuses the token at once (no waiting, no retry). */
+  async function refusedEverywhere(token: string, why: string) {
+    const answers = await Promise.all(replicas.map((r) => call(r, 'Session/ping', {}, token)));
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      [401, 401, 401],
+      `${why}: ${faults(answers).join(' ')}`,
+    );
+  }
+
+  async function servedEverywhere(token: string) {
+    for (const r of replicas) await ok(r, 'Session/ping', {}, token);
+  }
+
+  test('revocation is refused at once on every replica: logout, revoke_session, change_password, block', async () => {
+    const { id, password: first } = await vendor('revoked');
+    let password = first;
+    const open = async (i: number) => (await ok(replica(i), 'Session/login', { login: 'revoked', password, realm: 'vendor' })) as Record<string, string>;
+
+    const a = await open(0);
+    await servedEverywhere(a.access_token as string);
+    await ok(replica(1), 'Session/logout', {}, a.access_token);
+    await refusedEverywhere(a.access_token as string, 'after logout');
+
+    const b = await open(1);
+    const c = await open(2);
+    await servedEverywhere(b.access_token as string);
+    await ok(replica(2), 'Session/revoke_session', { session_id: b.session_id }, c.access_token);
+    await refusedEverywhere(b.access_token as string, 'after revoke_session');
+
+    const d = await open(0);
+    await servedEverywhere(d.access_token as string);
+    await ok(replica(1), 'Session/change_password', { old_password: password, new_password: `${password}Y` }, c.access_token);
+    password = `${password}Y`;
+    await refusedEverywhere(d.access_token as string, 'after change_password');
+
+    const e = await open(2);
+    await servedEverywhere(e.access_token as string);
+    await ok(replica(0), 'Vendor/update_vendor', { i_vendor: id, blocked: true }, rootToken);
+    await refusedEverywhere(e.access_token as string, 'after block');
+  });
+
+  test('a node killed with kill -9 under load: its replica answers 503, the others keep serving, all recover', async () => {
+    const { password } = await vendor('under-load');
+    const session = (await ok(replica(0), 'Session/login', { login: 'under-load', password, realm: 'vendor' })) as Record<string, string>;
+    const answers: Answer[][] = [[], [], []];
+    let loading = true;
+    const load = replicas.map(async (r, i) => {
+      while (loading) {
+        answers[i]?.push(
+          await call(r, i % 2 ? 'Session/ping' : 'Session/login', i % 2 ? {} : { login: 'under-load', password, realm: 'vendor' }, session.access_token),
+        );
+      }
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 1_000));
+      await cluster.nodes[1]?.kill();
+      const onDeadNode = await call(replica(1), 'Session/ping', {}, session.access_token);
+      assert.equal(onDeadNode.status, 503, JSON.stringify(onDeadNode.body));
+      assert.equal(onDeadNode.body.faultcode, 'Server.Unavailable');
+      assert.equal(await ready(replica(1)), 503);
+      // The survivors serve again once Galera has evicted the dead node (its failure detection).
+      await eventually('replicas on the surviving nodes serve', async () => {
+        const [x, y] = await Promise.all([
+          call(replica(0), 'Session/ping', {}, session.access_token),
+          call(replica(2), 'Session/ping', {}, session.access_token),
+        ]);
+        return x.status === 200 && y.status === 200;
+      });
+      await cluster.nodes[1]?.start();
+      await eventually(
+        "the restarted node's replica is ready and serves",
+        async () => (await ready(replica(1))) === 200 && (await call(replica(1), 'Session/ping', {}, session.access_token)).status === 200,
+      );
+    } finally {
+      loading = false;
+      await Promise.all(load);
+    }
+    const all = answers.flat();
+    assert.equal(internalErrors(all), 0, `internal errors under load: ${faults(all.filter((a) => a.status === 500)).join(' ')}`);
+    for (const a of all) assert.ok([200, 503].includes(a.status), `only successes and 503 under load, not ${a.status} ${JSON.stringify(a.body)}`);
+  });
+
+  test("quorum loss: with 2 of 3 nodes gone the survivor's replica is not ready and calls answer 503", async () => {
+    await Promise.all([cluster.nodes[1]?.kill(), cluster.nodes[2]?.kill()]);
+    await eventually('node1 is non-Primary', async () => (await cluster.nodes[0]?.status('wsrep_cluster_status')) !== 'Primary');
+    assert.equal(await ready(replica(0)), 503);
+    const refused = await call(replica(0), 'Session/login', { login: 'root', password: rootPassword, realm: 'admin' });
+    assert.equal(refused.status, 503, JSON.stringify(refused.body));
+    assert.equal(refused.body.faultcode, 'Server.Unavailable');
+    // The operator bootstraps the survivor as the new Primary component: ready again.
+    await cluster.nodes[0]?.query("SET GLOBAL wsrep_provider_options='pc.bootstrap=YES'");
+    await eventually("the survivor's replica is ready again", async () => (await ready(replica(0))) === 200);
+    await ok(replica(0), 'Session/login', { login: 'root', password: rootPassword, realm: 'admin' });
+  });
+});
