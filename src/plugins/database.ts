@@ -4,7 +4,6 @@ import { createAuditRepository, type AuditRepository } from '../repositories/aud
 import { createDatabase, type Database } from '../repositories/connection.js';
 import { createEntityRepository, type EntityRepository } from '../repositories/entities.js';
 import { createSessionsRepository, type SessionsRepository } from '../repositories/sessions.js';
-import { createSessionChangesRepository, type SessionChangesRepository } from '../repositories/session-changes.js';
 import { createTwoFactorKeysRepository, type TwoFactorKeysRepository } from '../repositories/two-factor-keys.js';
 import {
   createLoginGuardsRepository,
@@ -21,7 +20,6 @@ import { createPortalClientsRepository, type PortalClientsRepository } from '../
 export interface Repositories {
   entities: Record<EntityName, EntityRepository>;
   sessions: SessionsRepository;
-  sessionChanges: SessionChangesRepository;
   audit: AuditRepository;
   twoFactorKeys: TwoFactorKeysRepository;
   recoveryCodes: RecoveryCodesRepository;
@@ -51,13 +49,11 @@ export default fp(
     const applied = await db.migrate();
     if (applied.length > 0) app.log.info({ migrations: applied }, 'database migrated');
     app.decorate('db', db);
-    const sessionChanges = createSessionChangesRepository(db);
     const mfaChallenges = createMfaChallengesRepository(db);
     const passwordResets = createPasswordResetsRepository(db.knex);
     app.decorate('repos', {
-      entities: Object.fromEntries(ENTITIES.map((d) => [d.name, createEntityRepository(db, sessionChanges, d)])) as Record<EntityName, EntityRepository>,
-      sessions: createSessionsRepository(db, sessionChanges, mfaChallenges, passwordResets),
-      sessionChanges,
+      entities: Object.fromEntries(ENTITIES.map((d) => [d.name, createEntityRepository(db, d)])) as Record<EntityName, EntityRepository>,
+      sessions: createSessionsRepository(db, mfaChallenges, passwordResets),
       audit: createAuditRepository(db),
       twoFactorKeys: createTwoFactorKeysRepository(db),
       recoveryCodes: createRecoveryCodesRepository(db.knex),

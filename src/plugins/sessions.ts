@@ -128,12 +128,6 @@ export default fp(
         ? app.repos.sessions.findManyWithPrincipal(ids, { table: d.table, idField: d.idField, withPermissions: realm === 'admin' })
         : Promise.resolve([]);
     });
-    // The change feed is no longer read (see auth/session-reads.ts); its rows are still pruned.
-    const pruning = setInterval(() => {
-      app.repos.sessionChanges.prune().catch((err: unknown) => app.log.warn({ err }, 'pruning the session change feed failed'));
-    }, 10 * 60_000);
-    pruning.unref();
-    app.addHook('onClose', async () => clearInterval(pruning));
 
     const isLive = (row: Pick<SessionRow, 'revoked_at' | 'expires_at' | 'last_seen_at'>, now: number): boolean =>
       isLiveSession(row, now, app.config.SESSION_IDLE_TTL);

@@ -3,7 +3,6 @@ import { loginKey } from '../domain/login.js';
 import type { EntityDescriptor } from '../entities/descriptors.js';
 import { countRows, type Database } from './connection.js';
 import { pointQuery } from './point-reader.js';
-import type { SessionChangesRepository } from './session-changes.js';
 import type { Transaction } from './writer.js';
 
 export type Row = Record<string, unknown>;
@@ -20,17 +19,9 @@ export interface ListQuery {
 const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /** One repository shape for every entity table; the descriptor says which table and keys. */
-export function createEntityRepository(db: Database, changes: SessionChangesRepository, d: EntityDescriptor) {
+export function createEntityRepository(db: Database, d: EntityDescriptor) {
   const { knex } = db;
   const table = (trx?: Knex.Transaction) => (trx ?? knex)<Row>(d.table);
-  /**
-   * A principal's row decides whether its sessions live (blocked, deleted) and
-   * what they may do (an admin's permissions): every change to it goes into
-   * the session change feed in the same transaction, so that every replica's
-   * session cache drops those sessions before its next call.
-   */
-  const changing = (id: number, trx: Knex.Transaction | undefined, act: (trx?: Knex.Transaction) => Promise<number>): Promise<number> =>
-    d.realm ? changes.recording(trx, { session_id: null, realm: d.realm, principal_id: id }, act) : act(trx);
   // Reads outside a transaction by id or key go through the point reader (committed rows, as knex would see them).
   const byId = pointQuery<Row>(db, (id) => knex(d.table).where(d.idField, id).first());
   const byKey = pointQuery<Row>(db, (key) => knex(d.table).where('login_key', key).first());
@@ -92,20 +83,19 @@ export function createEntityRepository(db: Database, changes: SessionChangesRepo
     },
 
     async update(id: number, patch: Row, trx?: Knex.Transaction): Promise<number> {
-      return changing(id, trx, (t) => table(t).where(d.idField, id).update(patch));
+      return table(trx).where(d.idField, id).update(patch);
     },
 
     /**
      * Password columns, only while the stored hash is still `expected` (a
-     * compare-and-set: a password set meanwhile is never overwritten). Not in
-     * the session change feed: the sessions' standing does not change.
+     * compare-and-set: a password set meanwhile is never overwritten).
      */
     async replacePasswordHash(id: number, expected: string, patch: Row, trx?: Knex.Transaction): Promise<number> {
       return table(trx).where(d.idField, id).andWhere('password_hash', expected).update(patch);
     },
 
     async delete(id: number, trx?: Knex.Transaction): Promise<number> {
-      return changing(id, trx, (t) => table(t).where(d.idField, id).delete());
+      return table(trx).where(d.idField, id).delete();
     },
 
     async countWhere(field: string, value: number | string, trx?: Knex.Transaction): Promise<number> {

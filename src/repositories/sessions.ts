@@ -3,7 +3,6 @@ import { countRows, type Database } from './connection.js';
 import { pointQuery, pointQueryOf } from './point-reader.js';
 import { compile, param } from './statements.js';
 import type { Transaction } from './writer.js';
-import type { SessionChange, SessionChangesRepository } from './session-changes.js';
 import type { MfaChallengesRepository } from './mfa-challenges.js';
 import type { PasswordResetsRepository } from './password-resets.js';
 
@@ -105,17 +104,9 @@ const NEW_SESSION_COLUMNS = [
   'expires_at',
 ] as const satisfies ReadonlyArray<keyof NewSession>;
 
-export function createSessionsRepository(
-  db: Database,
-  changes: SessionChangesRepository,
-  challenges: MfaChallengesRepository,
-  resets: PasswordResetsRepository,
-) {
+export function createSessionsRepository(db: Database, challenges: MfaChallengesRepository, resets: PasswordResetsRepository) {
   const { knex, writer } = db;
   const table = (trx?: Knex.Transaction) => (trx ?? knex)<SessionRow>('sessions');
-  const oneSession = (id: string): SessionChange => ({ session_id: id, realm: null, principal_id: null });
-  const allOf = (realm: string, principalId: number): SessionChange => ({ session_id: null, realm, principal_id: principalId });
-  // The impersonating admin too: its session ends when that admin is blocked, deleted or loses the permission.
   /**
    * Sessions with their principal's state, in one statement (`ids` padded up to a power of two by
    * repeating the last, so a handful of statement shapes are prepared, not one per count).
@@ -174,22 +165,17 @@ export function createSessionsRepository(
    * good: giving the right back does not revive them.
    */
   const revokeImpersonationsBy = (adminId: number, now: number, reason: string, trx: Knex.Transaction): Promise<number> =>
-    // The feed row for the admin evicts, on every replica, the sessions it impersonates too.
-    changes.recording(trx, allOf('admin', adminId), (t) =>
-      table(t).where({ impersonated_by: adminId }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason }),
-    );
+    table(trx).where({ impersonated_by: adminId }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason });
   return {
     async insert(row: NewSession, trx?: Transaction): Promise<void> {
       await writer.within(trx, (ex) => ex.run(insertSession, row));
     },
 
-    /**
-     * The session and the state of its principal in one query (the hot path
-     * of every authenticated call). The principal's table comes from the
-     * token's realm claim; the caller still checks the row's realm.
-     */
     /** Several sessions with their principals' state in one committed read (see auth/session-reads.ts); unknown ids are left out. */
-    async findManyWithPrincipal(ids: readonly string[], principal: { table: string; idField: string; withPermissions: boolean }): Promise<SessionWithPrincipal[]> {
+    async findManyWithPrincipal(
+      ids: readonly string[],
+      principal: { table: string; idField: string; withPermissions: boolean },
+    ): Promise<SessionWithPrincipal[]> {
       return ids.length === 0 ? [] : withPrincipalMany(ids, principal);
     },
 
@@ -211,7 +197,7 @@ export function createSessionsRepository(
     },
 
     async revoke(id: string, now: number, reason: string, trx?: Knex.Transaction): Promise<number> {
-      return changes.recording(trx, oneSession(id), (t) => table(t).where({ id }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason }));
+      return table(trx).where({ id }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason });
     },
 
     /**
@@ -249,13 +235,11 @@ export function createSessionsRepository(
 
     /** Revokes a session only if it belongs to this principal (so nobody can end another principal's session). */
     async revokeOwn(id: string, realm: string, principalId: number, now: number, reason: string, trx?: Knex.Transaction): Promise<number> {
-      return changes.recording(trx, oneSession(id), (t) =>
-        table(t).where({ id, realm, principal_id: principalId }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason }),
-      );
+      return table(trx).where({ id, realm, principal_id: principalId }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason });
     },
 
     async liftRestriction(id: string, trx?: Knex.Transaction): Promise<void> {
-      await changes.recording(trx, oneSession(id), (t) => table(t).where({ id }).update({ restricted: false }));
+      await table(trx).where({ id }).update({ restricted: false });
     },
 
     /**
@@ -278,11 +262,9 @@ export function createSessionsRepository(
     async revokeAllOf(realm: string, principalId: number, now: number, reason: string, exceptId: string | undefined, trx: Knex.Transaction): Promise<number> {
       await challenges.removeFor(realm, principalId, trx);
       await resets.removeUnusedFor(realm, principalId, trx);
-      const own = await changes.recording(trx, allOf(realm, principalId), (t) => {
-        const q = table(t).where({ realm, principal_id: principalId }).whereNull('revoked_at');
-        if (exceptId) q.andWhereNot({ id: exceptId });
-        return q.update({ revoked_at: now, revoke_reason: reason });
-      });
+      const q = table(trx).where({ realm, principal_id: principalId }).whereNull('revoked_at');
+      if (exceptId) q.andWhereNot({ id: exceptId });
+      const own = await q.update({ revoked_at: now, revoke_reason: reason });
       return realm === 'admin' ? own + (await revokeImpersonationsBy(principalId, now, reason, trx)) : own;
     },
 
@@ -290,7 +272,7 @@ export function createSessionsRepository(
     async deleteAllOf(realm: string, principalId: number, now: number, trx: Knex.Transaction): Promise<number> {
       await challenges.removeFor(realm, principalId, trx);
       await resets.removeAllFor(realm, principalId, trx);
-      const own = await changes.recording(trx, allOf(realm, principalId), (t) => table(t).where({ realm, principal_id: principalId }).delete());
+      const own = await table(trx).where({ realm, principal_id: principalId }).delete();
       return realm === 'admin' ? own + (await revokeImpersonationsBy(principalId, now, 'deleted', trx)) : own;
     },
 
