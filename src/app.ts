@@ -15,6 +15,7 @@ import keyringPlugin from './plugins/keyring.js';
 import notificationsPlugin from './plugins/notifications.js';
 import passwordsPlugin from './plugins/passwords.js';
 import portabillingPlugin from './plugins/portabilling.js';
+import redisPlugin from './plugins/redis.js';
 import rpcPlugin from './plugins/rpc.js';
 import secretsPlugin from './plugins/secrets.js';
 import sessionsPlugin from './plugins/sessions.js';
@@ -53,6 +54,7 @@ async function application(fastify: FastifyInstance, opts: AppOptions): Promise<
   // Secrets first: a bad JWT key or keyring file stops the start before the database is touched.
   await fastify.register(secretsPlugin);
   await fastify.register(databasePlugin);
+  await fastify.register(redisPlugin);
   await fastify.register(keyringPlugin);
   await fastify.register(passwordsPlugin);
   await fastify.register(sessionsPlugin);

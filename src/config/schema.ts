@@ -56,6 +56,20 @@ export const configSchema = {
       description:
         'MySQL: how long a transaction that lost to contention (deadlock or Galera certification conflict 1213, lock wait timeout 1205, commit failure 1180, node not ready 1047) is run again from the start, with jittered exponential backoff, before the call answers 503 `Server.Unavailable` (`0`: never run again).',
     },
+    REDIS_URL: {
+      type: 'string',
+      pattern: '^rediss?://',
+      format: 'url',
+      description:
+        '`redis://[user:pass@]host:6379[/db]` (or `rediss://` for TLS): counters that every login touches (per-IP guards, rate windows) and session revocation notices live in Redis instead of hot database rows, so replicas behind one balancer do not contend on them. Unset: everything lives in the database. A configured Redis that does not answer makes the calls that need it answer 503 `Server.Unavailable`.',
+    },
+    REDIS_KEY_PREFIX: {
+      type: 'string',
+      maxLength: 64,
+      pattern: '^[A-Za-z0-9_.:-]*$',
+      default: 'billing-auth:',
+      description: 'Prefix of every Redis key and channel the service uses, so deployments (or tests) can share one Redis.',
+    },
     DATA_DIR: {
       type: 'string',
       minLength: 1,
@@ -308,6 +322,9 @@ export interface Config {
   DB_QUERY_TIMEOUT: number;
   /** milliseconds */
   DB_RETRY_TIME: number;
+  /** Unset: no Redis; everything shared lives in the database. */
+  REDIS_URL?: string;
+  REDIS_KEY_PREFIX: string;
   DATA_DIR: string;
   CONFIG_FILE?: string;
   LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';

@@ -27,6 +27,9 @@ function isUnavailable(err: unknown): boolean {
   const { code, errno } = err as NodeJS.ErrnoException;
   if (code !== undefined && (UNAVAILABLE_CODES.has(code) || code.startsWith('SQLITE_BUSY'))) return true;
   if (errno !== undefined && UNAVAILABLE_ERRNOS.has(errno)) return true;
+  // ioredis: a command refused while disconnected, timed out, or retried out (REDIS_URL).
+  if (err.name === 'MaxRetriesPerRequestError' || err.message === 'Command timed out' || err.message.startsWith('Connection is closed')) return true;
+  if (err.message === "Stream isn't writeable and enableOfflineQueue options is false") return true;
   return err.name === 'KnexTimeoutError';
 }
 
