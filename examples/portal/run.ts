@@ -78,6 +78,8 @@ const config = loadConfig({
   BOOTSTRAP_ADMIN_PASSWORD: ROOT_PASSWORD,
   SMTP_URL: mail.url,
   NOTIFY_BRAND: 'Example self-care portal',
+  TOTP_ISSUER: 'Example portal',
+  LOG_LEVEL: 'warn',
   ...process.env,
   PORT: String(apiPort),
   HOST: '127.0.0.1',

@@ -8,8 +8,11 @@ import { DIST } from './build.js';
 const PUBLIC = join(dirname(fileURLToPath(import.meta.url)), 'public');
 
 export interface PortalOptions {
-  /** The billing-auth service the page calls (another origin: its CORS_ORIGINS must list the portal's). */
-  apiBaseUrl: string;
+  /**
+   * The billing-auth service the page calls (another origin: its CORS_ORIGINS must list the
+   * portal's). A function when the service starts after the portal (it needs the portal's origin).
+   */
+  apiBaseUrl: string | (() => string);
   realm: string;
   brand?: string;
   host?: string;
@@ -41,22 +44,23 @@ const FILES: Record<string, [dir: 'public' | 'dist', name: string, type: string]
  */
 export async function startPortal(options: PortalOptions): Promise<RunningPortal> {
   const dirs = { public: PUBLIC, dist: options.dist ?? DIST };
-  const api = new URL(options.apiBaseUrl).origin;
-  const config = JSON.stringify({ apiBaseUrl: options.apiBaseUrl.replace(/\/$/, ''), realm: options.realm, brand: options.brand ?? 'Self-care portal' });
-  const security = {
-    'content-security-policy': `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ${api}; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`,
+  const apiBaseUrl = () => (typeof options.apiBaseUrl === 'function' ? options.apiBaseUrl() : options.apiBaseUrl).replace(/\/$/, '');
+  const config = () => JSON.stringify({ apiBaseUrl: apiBaseUrl(), realm: options.realm, brand: options.brand ?? 'Self-care portal' });
+  const headers = () => ({
+    'content-security-policy': `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ${new URL(apiBaseUrl()).origin}; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`,
     'referrer-policy': 'no-referrer',
     'x-content-type-options': 'nosniff',
     'cache-control': 'no-store',
-  };
+  });
   const server = createServer((req, res) => {
+    const security = headers();
     const path = new URL(req.url ?? '/', 'http://portal').pathname;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
     }
     if (path === '/config.json') {
-      res.writeHead(200, { 'content-type': 'application/json', ...security }).end(config);
+      res.writeHead(200, { 'content-type': 'application/json', ...security }).end(config());
       return;
     }
     const file = FILES[path];

@@ -1,3 +1,4 @@
+import { BillingAuthFault } from '@billing-auth/client';
 import { loadPortalConfig } from './config.js';
 import { h } from './dom.js';
 import { homePage, sessionsPage, securityPage } from './pages/account.js';
@@ -25,6 +26,8 @@ const PAGES: Record<string, { page: Page; session?: boolean; title: string }> = 
   sessions: { page: sessionsPage, session: true, title: 'Signed-in devices' },
   security: { page: securityPage, session: true, title: 'Two-factor authentication' },
 };
+
+const SESSION_OVER = ['Server.Session.check_auth.auth_failed', 'Client.Session.check_auth.failed_to_process_access_token', 'Server.Session.refresh_token_invalid'] as const;
 
 async function start(): Promise<void> {
   const root = document.getElementById('app');
@@ -83,6 +86,14 @@ async function start(): Promise<void> {
     try {
       content = await entry.page(state, go, arg);
     } catch (err) {
+      if (BillingAuthFault.is(err, ...SESSION_OVER) && entry.session) {
+        // The session ended under the page (revoked on another device, timed out): back to
+        // sign-in, unless the client's onSessionEnded has already sent the page there.
+        state.client.session.clear();
+        if (route().name !== name) return;
+        state.notice = 'Your session has ended. Please sign in again.';
+        return go('sign-in');
+      }
       content = h('section', {}, h('h1', { tabindex: '-1' }, 'Something went wrong'), h('p', { role: 'alert' }, String((err as Error).message ?? err)));
     }
     if (route().name !== name) return; // the page moved on while this one loaded
