@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { listenUrl } from '../config/public-url.js';
 import { configSchema } from '../config/schema.js';
+import { clientSources } from '../docs/client.js';
 import { openApiYaml } from '../docs/openapi.js';
 import { methodTypesSource } from '../docs/types.js';
 import { allMethods } from '../methods/index.js';
@@ -25,7 +26,7 @@ export function registerDocsCommands(program: Command): void {
     .command('docs')
     .description('generated documents')
     .command('generate')
-    .description('rewrite openapi.yaml and src/rpc/generated/method-types.ts from the method registry and schemas/')
+    .description('rewrite openapi.yaml, src/rpc/generated/method-types.ts and clients/typescript/src/generated/ from the method registry and schemas/')
     .action(async () => {
       const methods = registeredMethods();
       const path = join(packageRoot, 'openapi.yaml');
@@ -33,5 +34,9 @@ export function registerDocsCommands(program: Command): void {
       console.log(`wrote ${path}`);
       writeFileSync(methodTypesPath, await methodTypesSource(methods));
       console.log(`wrote ${methodTypesPath}`);
+      for (const [file, source] of Object.entries(await clientSources(methods))) {
+        writeFileSync(file, source);
+        console.log(`wrote ${file}`);
+      }
     });
 }

@@ -1,0 +1,11 @@
+export { createClient } from './client.js';
+export type { BillingAuthClient, ClientOptions, FetchLike, SessionEndReason, SessionHandle } from './client.js';
+export type { CallOptions } from './call-options.js';
+export { BillingAuthFault, BillingAuthTransportError } from './fault.js';
+export { localStorageStorage, memoryStorage } from './storage.js';
+export type { SessionTokens, TokenStorage, WebStorage } from './storage.js';
+export { FAULT_CODES } from './generated/faults.js';
+export type { FaultCode, FaultDetails } from './generated/faults.js';
+export { METHODS } from './generated/methods.js';
+export type { ArgsOf, FaultOf, MethodFaults, MethodName, ParamsOf, ResultOf, Services } from './generated/methods.js';
+export type { MethodTypes } from './generated/method-types.js';
