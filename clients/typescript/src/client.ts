@@ -65,8 +65,14 @@ export type BillingAuthClient = Services & {
 /** Methods whose answer carries the caller's own new session tokens (Session/impersonate's are someone else's). */
 const ISSUES_TOKENS: ReadonlySet<string> = new Set(['Session/login', 'Session/verify_otp', 'Session/refresh_access_token']);
 
-function tokensOf(result: unknown): SessionTokens | undefined {
-  const r = result as Record<string, unknown> | null;
+/**
+ * The session tokens in an answer that carries them (Session/login or Session/verify_otp when
+ * authenticated or restricted, Session/refresh_access_token, Session/impersonate); undefined for
+ * one that does not (`otp_required`, ...). Hand an impersonation's tokens to a second client:
+ * `createClient({ baseUrl, storage: memoryStorage(sessionTokensOf(answer)) })`.
+ */
+export function sessionTokensOf(answer: unknown): SessionTokens | undefined {
+  const r = answer as Record<string, unknown> | null;
   if (!r || typeof r.access_token !== 'string' || typeof r.refresh_token !== 'string') return undefined;
   return {
     access_token: r.access_token,
@@ -131,7 +137,15 @@ export function createClient(options: ClientOptions): BillingAuthClient {
   function ended(tokens: SessionTokens, reason: SessionEndReason, fault?: BillingAuthFault): void {
     if (storage.get()?.session_id !== tokens.session_id) return;
     storage.clear();
-    options.onSessionEnded?.(reason, fault);
+    try {
+      options.onSessionEnded?.(reason, fault);
+    } catch (err) {
+      // The portal's handler failed: report it as uncaught (as an event listener's would be)
+      // rather than turning it into the outcome of whichever call noticed the end.
+      queueMicrotask(() => {
+        throw err;
+      });
+    }
   }
 
   async function runRefresh(stale: SessionTokens): Promise<SessionTokens | undefined> {
@@ -141,7 +155,7 @@ export function createClient(options: ClientOptions): BillingAuthClient {
     // again would look like theft and end the session.
     if (current.refresh_token !== stale.refresh_token) return current;
     try {
-      const tokens = tokensOf(await send('Session/refresh_access_token', { refresh_token: current.refresh_token }, undefined, {}));
+      const tokens = sessionTokensOf(await send('Session/refresh_access_token', { refresh_token: current.refresh_token }, undefined, {}));
       if (!tokens) throw new BillingAuthTransportError('Session/refresh_access_token', 'the answer carries no tokens');
       if (storage.get()?.session_id === current.session_id) storage.set(tokens);
       return tokens;
@@ -196,7 +210,7 @@ export function createClient(options: ClientOptions): BillingAuthClient {
       throw err;
     }
     if (ISSUES_TOKENS.has(method)) {
-      const issued = tokensOf(result);
+      const issued = sessionTokensOf(result);
       if (issued) storage.set(issued);
     } else if (method === 'Session/logout' && tokens) {
       ended(tokens, 'logged_out');

@@ -1,4 +1,4 @@
-export { createClient } from './client.js';
+export { createClient, sessionTokensOf } from './client.js';
 export type { BillingAuthClient, ClientOptions, FetchLike, SessionEndReason, SessionHandle } from './client.js';
 export type { CallOptions } from './call-options.js';
 export { BillingAuthFault, BillingAuthTransportError } from './fault.js';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { BillingAuthFault, createClient, memoryStorage, type SessionEndReason } from '@billing-auth/client';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { BillingAuthFault, createClient, memoryStorage, sessionTokensOf, type SessionEndReason } from '@billing-auth/client';
 import type { TestApp } from '../../../test/helpers/app.js';
-import { clientFor, rootClient, startService, totpAt, WireLog } from './helpers.js';
+import { clientFor, rootClient, servedCount, startService, totpAt, WireLog } from './helpers.js';
 
 const STEP = 30_000;
 
@@ -15,6 +15,9 @@ describe('@billing-auth/client against the service on a real port', () => {
 
   before(async () => {
     ({ t, baseUrl } = await startService());
+  });
+  // Tests move the service's clock forward (to token and session ends): each gets a fresh admin session.
+  beforeEach(async () => {
     root = await rootClient(t, baseUrl);
   });
   after(async () => {
@@ -111,6 +114,15 @@ describe('@billing-auth/client against the service on a real port', () => {
     const done = await again.Session.verify_otp({ mfa_token: second.mfa_token, otp: totpAt(secret, t.clock.now()) });
     assert.equal(done.status, 'authenticated');
     assert.equal((await again.TwoFactor.get_status()).enrolled, true);
+
+    // A lost phone: a recovery code instead of the code.
+    const third = clientFor(t, baseUrl);
+    const challenge = await third.Session.login({ login, password, realm: 'vendor' });
+    assert.equal(challenge.status, 'otp_required');
+    if (challenge.status !== 'otp_required') return;
+    const recovered = await third.Session.verify_otp({ mfa_token: challenge.mfa_token, recovery_code: enrolled.recovery_codes?.[0] ?? '' });
+    assert.equal(recovered.recovery_codes_left, 9);
+    assert.equal((await third.Session.ping()).session_id, recovered.session_id);
   });
 
   test('refreshes before expiry with one refresh in flight for many concurrent calls', async () => {
@@ -127,8 +139,10 @@ describe('@billing-auth/client against the service on a real port', () => {
 
     // 30 seconds before the access token expires (within the 60 s margin): 20 calls at once.
     t.clock.set(Date.parse(before.expires_at) - 30_000);
+    const servedBefore = servedCount(t, 'Session/refresh_access_token');
     const answers = await Promise.all(Array.from({ length: 20 }, () => client.Session.ping()));
     assert.equal(wire.count('Session/refresh_access_token'), 1, 'one refresh for all of them');
+    assert.equal(servedCount(t, 'Session/refresh_access_token') - servedBefore, 1, 'the service saw one refresh');
     assert.equal(wire.count('Session/ping'), 21);
     for (const a of answers) assert.equal(a.session_id, before.session_id);
     const after = client.session.get();
@@ -212,6 +226,34 @@ describe('@billing-auth/client against the service on a real port', () => {
     }
     assert.deepEqual(ends, ['ended']);
     assert.equal(client.session.get(), undefined);
+  });
+
+  test('a session past its end is reported as expired', async () => {
+    const { login, password } = await newVendor();
+    const ends: SessionEndReason[] = [];
+    const client = clientFor(t, baseUrl, { onSessionEnded: (reason) => ends.push(reason) });
+    await client.Session.login({ login, password, realm: 'vendor' });
+    const tokens = client.session.get();
+    assert.ok(tokens);
+    t.clock.set(Date.parse(tokens.session_expires_at) + 1000);
+    const late = await client.Session.ping().catch((e: unknown) => e);
+    assert.ok(BillingAuthFault.is(late, 'Server.Session.refresh_token_invalid'));
+    assert.deepEqual(ends, ['expired']);
+    assert.equal(client.session.get(), undefined);
+  });
+
+  test('an impersonation hands its tokens to a second client, leaving the admin session alone', async () => {
+    const customer = unique('customer');
+    const { i_customer } = await root.Customer.add_customer({ login: customer });
+    const account = unique('1555');
+    await root.Account.add_account({ login: account, i_customer, password: 'Account-pass1', password_must_change: false });
+    const admin = root.session.get();
+    const answer = await root.Session.impersonate({ realm: 'account', login: account });
+    assert.equal(root.session.get(), admin, "the admin's own session stays stored");
+    const actingAs = createClient({ baseUrl, storage: memoryStorage(sessionTokensOf(answer)), now: () => t.clock.now() });
+    const ping = await actingAs.Session.ping();
+    assert.equal(ping.realm, 'account');
+    assert.equal(typeof ping.impersonated_by, 'number');
   });
 
   test('logout clears the tokens and reports logged_out', async () => {

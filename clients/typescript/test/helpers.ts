@@ -22,6 +22,11 @@ export class WireLog {
   }
 }
 
+/** How many calls of `method` the service received, counted from its own request log. */
+export function servedCount(t: TestApp, method: string): number {
+  return t.logs.filter((line) => line.includes('"msg":"incoming request"') && line.includes(`"url":"/rest/${method}"`)).length;
+}
+
 /** A client whose clock is the service's test clock, so expiry is judged on the same time line. */
 export function clientFor(t: TestApp, baseUrl: string, options: Partial<ClientOptions> = {}): BillingAuthClient {
   return createClient({ baseUrl, storage: memoryStorage(), now: () => t.clock.now(), ...options });
