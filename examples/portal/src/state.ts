@@ -1,13 +1,10 @@
-import { createClient, localStorageStorage, type SessionEndReason } from '@billing-auth/client';
+import { createClient, localStorageStorage, type ResultOf, type SessionEndReason } from '@billing-auth/client';
 import type { PortalConfig } from './config.js';
 
 export type Client = ReturnType<typeof createClient>;
 
-export interface Enrollment {
-  secret: string;
-  otpauth_uri: string;
-  qr_code_png: string;
-}
+/** A new key for an authenticator app: `secret`, `otpauth_uri`, `qr_code_png`, `qr_code_svg`. */
+export type Enrollment = ResultOf<'TwoFactor/start_enrollment'>['enrollment'];
 
 /**
  * The portal's state. Only the client's tokens are persisted (in

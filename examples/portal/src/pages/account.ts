@@ -1,7 +1,7 @@
 import { alertBox, button, codeField, form, h, when } from '../dom.js';
 import { describeFault } from '../messages.js';
 import type { Page } from '../main.js';
-import type { Enrollment, State } from '../state.js';
+import type { State } from '../state.js';
 import { keyPanel } from './sign-in.js';
 
 /** Each realm's own-record method (`get_<entity>_info` with `{}` reads the caller's record). */
@@ -16,25 +16,25 @@ const INFO: Record<string, [method: string, key: string]> = {
 
 const AMR: Record<string, string> = { pwd: 'password', otp: 'authenticator code', imp: 'opened by an administrator', rec: 'recovery code' };
 
-interface TwoFactorStatus {
-  enrolled: boolean;
-  required: boolean;
-  enrolled_at: string | null;
-  recovery_codes_left: number;
+/**
+ * Who the session is; undefined (after sending the page to the password change) for a restricted
+ * session, which may call nothing else until the password is changed.
+ */
+async function whoAmI(state: State, go: (r: string) => void) {
+  const ping = await state.client.Session.ping({});
+  if (!ping.restricted) return ping;
+  go('change-password');
+  return undefined;
 }
 
-/** A restricted session (password must change) may only change its password. */
-async function whoAmI(state: State, go: (r: string) => void) {
-  const ping = (await state.client.Session.ping({})) as { restricted: boolean; realm: string; session_expires_at: string; amr: string[] };
-  if (ping.restricted) go('change-password');
-  return ping;
-}
+const elsewhere = () => h('section', {});
 
 export const homePage: Page = async (state, go) => {
   const ping = await whoAmI(state, go);
+  if (!ping) return elsewhere();
   const [method, key] = INFO[ping.realm] ?? INFO.account!;
   const info = ((await state.client.call(method as never, {} as never)) as Record<string, Record<string, unknown>>)[key] ?? {};
-  const status = (await state.client.TwoFactor.get_status({})) as TwoFactorStatus;
+  const status = await state.client.TwoFactor.get_status({});
   const row = (label: string, value: unknown) => [h('dt', {}, label), h('dd', {}, value === null || value === undefined || value === '' ? '–' : String(value))];
   return h(
     'section',
@@ -55,17 +55,6 @@ export const homePage: Page = async (state, go) => {
   );
 };
 
-interface SessionRow {
-  session_id: string;
-  created_at: string;
-  last_seen_at: string;
-  ip: string | null;
-  user_agent: string | null;
-  amr: string[];
-  current: boolean;
-  impersonated_by?: number;
-}
-
 /** A short name for a browser's User-Agent, enough to tell one's devices apart. */
 function deviceName(ua: string | null): string {
   if (!ua) return 'Unknown device';
@@ -75,9 +64,9 @@ function deviceName(ua: string | null): string {
 }
 
 export const sessionsPage: Page = async (state, go) => {
-  await whoAmI(state, go);
+  if (!(await whoAmI(state, go))) return elsewhere();
   const alert = alertBox();
-  const list = (await state.client.Session.get_session_list({})) as { session_list: SessionRow[]; total: number };
+  const list = await state.client.Session.get_session_list({});
   const rows = list.session_list.map((s) => {
     const name = deviceName(s.user_agent);
     const signOut = h(
@@ -121,8 +110,8 @@ export const sessionsPage: Page = async (state, go) => {
 
 /** 2FA self-service: turn on (scan, confirm), turn off, new recovery codes; each proven with a current code. */
 export const securityPage: Page = async (state, go) => {
-  await whoAmI(state, go);
-  const status = (await state.client.TwoFactor.get_status({})) as TwoFactorStatus;
+  if (!(await whoAmI(state, go))) return elsewhere();
+  const status = await state.client.TwoFactor.get_status({});
   const section = h('section', {}, h('h1', { tabindex: '-1' }, 'Two-factor authentication'));
   const alert = alertBox();
 
@@ -154,13 +143,13 @@ export const securityPage: Page = async (state, go) => {
         async () => {
           alert.clear();
           try {
-            const { enrollment } = (await state.client.TwoFactor.start_enrollment({})) as { enrollment: Enrollment };
+            const { enrollment } = await state.client.TwoFactor.start_enrollment({});
             section.replaceChildren(
               h('h1', { tabindex: '-1' }, 'Set up two-factor authentication'),
               keyPanel(enrollment),
               alert,
               withCode('Confirm', async (otp) => {
-                const { recovery_codes } = (await state.client.TwoFactor.confirm_enrollment({ otp })) as { recovery_codes: string[] };
+                const { recovery_codes } = await state.client.TwoFactor.confirm_enrollment({ otp });
                 state.recoveryCodes = { codes: recovery_codes, next: 'security' };
                 go('recovery-codes');
               }),
@@ -180,7 +169,7 @@ export const securityPage: Page = async (state, go) => {
     h('p', {}, `Two-factor authentication is on since ${when(status.enrolled_at)}. Recovery codes left: ${status.recovery_codes_left}.`),
     alert,
     withCode('Make new recovery codes', async (otp) => {
-      const { recovery_codes } = (await state.client.TwoFactor.regenerate_recovery_codes({ otp })) as { recovery_codes: string[] };
+      const { recovery_codes } = await state.client.TwoFactor.regenerate_recovery_codes({ otp });
       state.recoveryCodes = { codes: recovery_codes, next: 'security' };
       go('recovery-codes');
     }),

@@ -11,7 +11,7 @@ import type { State } from '../state.js';
  * new-password pair checked as the user types.
  */
 async function newPasswordFields(state: State) {
-  const policy = (await state.client.Session.get_password_policy({ realm: state.config.realm })) as PasswordPolicy;
+  const policy: PasswordPolicy = await state.client.Session.get_password_policy({ realm: state.config.realm });
   const checklist = policyChecklist(policy);
   const next = field('New password', { name: 'new_password', type: 'password', autocomplete: 'new-password', required: true, maxlength: String(policy.max_length) });
   const again = field('New password again', { name: 'new_password_again', type: 'password', autocomplete: 'new-password', required: true });
@@ -27,8 +27,8 @@ function listOf(lines: string[]): HTMLElement {
 
 /** `Server.Password.policy_violation` lists every broken rule: all of them are shown. */
 function showFault(alert: ReturnType<typeof alertBox>, err: unknown, policy: PasswordPolicy): void {
-  if (err instanceof BillingAuthFault && err.faultcode === 'Server.Password.policy_violation') {
-    const list = ((err.details as { violations?: string[] } | undefined)?.violations ?? []).map((v) => violationWords(v, policy));
+  if (BillingAuthFault.is(err, 'Server.Password.policy_violation')) {
+    const list = err.details.violations.map((v) => violationWords(v, policy));
     alert.show(h('p', {}, 'The new password does not meet the rules:'), listOf(list));
   } else {
     alert.show(describeFault(err));
@@ -36,7 +36,7 @@ function showFault(alert: ReturnType<typeof alertBox>, err: unknown, policy: Pas
 }
 
 export const changePasswordPage: Page = async (state, go) => {
-  const ping = (await state.client.Session.ping({})) as { restricted: boolean };
+  const ping = await state.client.Session.ping({});
   const alert = alertBox();
   const fields = await newPasswordFields(state);
   const knownOld = state.password;
@@ -53,7 +53,7 @@ export const changePasswordPage: Page = async (state, go) => {
         const problems = fields.problems();
         if (problems.length) return alert.show(h('p', {}, 'Please fix these first:'), listOf(problems));
         try {
-          const answer = (await state.client.Session.change_password({ old_password: knownOld && ping.restricted ? knownOld : old.input.value, new_password: fields.next.input.value })) as { sessions_ended: number };
+          const answer = await state.client.Session.change_password({ old_password: knownOld && ping.restricted ? knownOld : old.input.value, new_password: fields.next.input.value });
           state.password = undefined;
           state.notice = `Your password was changed.${answer.sessions_ended ? ` ${answer.sessions_ended} other device(s) were signed out.` : ''}`;
           go('home');

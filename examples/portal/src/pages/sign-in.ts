@@ -1,3 +1,4 @@
+import { BillingAuthFault, type FaultCode, type ResultOf } from '@billing-auth/client';
 import { alertBox, button, codeField, field, form, h } from '../dom.js';
 import { describeFault } from '../messages.js';
 import type { Page } from '../main.js';
@@ -5,28 +6,23 @@ import type { Enrollment, State } from '../state.js';
 
 type Go = (route: string) => void;
 
-interface LoginAnswer {
-  status: string;
-  mfa_token?: string;
-  mfa_expires_at?: string;
-  enrollment?: Enrollment;
-  recovery_codes?: string[];
-  recovery_codes_left?: number;
-}
+/** Every answer of a login step: Session/login's four, Session/verify_otp's two. */
+type LoginAnswer = ResultOf<'Session/login'> | ResultOf<'Session/verify_otp'>;
 
 /** Where a login or code answer leads (README "Logging in with two-factor authentication"). */
 function follow(state: State, go: Go, answer: LoginAnswer, login: string): void {
   if (answer.status === 'otp_required' || answer.status === 'otp_enrollment_required') {
-    state.pending = { mfaToken: answer.mfa_token ?? '', login, enrollment: answer.enrollment, expiresAt: answer.mfa_expires_at ?? '' };
-    return go(answer.enrollment ? 'enroll' : 'otp');
+    const enrollment = answer.status === 'otp_enrollment_required' ? answer.enrollment : undefined;
+    state.pending = { mfaToken: answer.mfa_token, login, enrollment, expiresAt: answer.mfa_expires_at };
+    return go(enrollment ? 'enroll' : 'otp');
   }
   state.pending = undefined;
   const next = answer.status === 'password_change_required' ? 'change-password' : 'home';
   if (answer.status !== 'password_change_required') state.password = undefined;
-  if (typeof answer.recovery_codes_left === 'number') {
+  if ('recovery_codes_left' in answer && typeof answer.recovery_codes_left === 'number') {
     state.notice = `You signed in with a recovery code; ${answer.recovery_codes_left} left. Make new ones under "Two-factor authentication" when they run low.`;
   }
-  if (answer.recovery_codes?.length) {
+  if ('recovery_codes' in answer && answer.recovery_codes?.length) {
     state.recoveryCodes = { codes: answer.recovery_codes, next };
     return go('recovery-codes');
   }
@@ -46,7 +42,7 @@ export const signInPage: Page = (state, go) => {
       async () => {
         alert.clear();
         try {
-          const answer = (await state.client.Session.login({ login: login.input.value, password: password.input.value, realm: state.config.realm })) as LoginAnswer;
+          const answer = await state.client.Session.login({ login: login.input.value, password: password.input.value, realm: state.config.realm });
           state.password = password.input.value;
           follow(state, go, answer, login.input.value);
         } catch (err) {
@@ -75,7 +71,7 @@ function codeForm(state: State, go: Go, label: string): HTMLFormElement {
       const pending = state.pending;
       if (!pending) return go('sign-in');
       try {
-        const answer = (await state.client.Session.verify_otp({ mfa_token: pending.mfaToken, otp: code.input.value.replace(/\s/g, '') })) as LoginAnswer;
+        const answer = await state.client.Session.verify_otp({ mfa_token: pending.mfaToken, otp: code.input.value.replace(/\s/g, '') });
         follow(state, go, answer, pending.login);
       } catch (err) {
         alert.show(describeFault(err));
@@ -90,9 +86,7 @@ function codeForm(state: State, go: Go, label: string): HTMLFormElement {
   );
 }
 
-function isFault(err: unknown, faultcode: string): boolean {
-  return typeof err === 'object' && err !== null && (err as { faultcode?: string }).faultcode === faultcode;
-}
+const isFault = (err: unknown, faultcode: FaultCode): boolean => BillingAuthFault.is(err, faultcode);
 
 function noPending(state: State, go: Go): HTMLElement | undefined {
   if (state.pending) return undefined;
@@ -183,7 +177,7 @@ export const recoveryPage: Page = (state, go) => {
         const pending = state.pending;
         if (!pending) return go('sign-in');
         try {
-          const answer = (await state.client.Session.verify_otp({ mfa_token: pending.mfaToken, recovery_code: code.input.value })) as LoginAnswer;
+          const answer = await state.client.Session.verify_otp({ mfa_token: pending.mfaToken, recovery_code: code.input.value });
           follow(state, go, answer, pending.login);
         } catch (err) {
           alert.show(isFault(err, 'Server.Session.otp_invalid') ? 'That recovery code is not right, or it was already used.' : describeFault(err));
