@@ -39,6 +39,8 @@ describe('the example portal in headless Chromium', () => {
   /** Alice's key and recovery codes, read from the pages of her first login. */
   let aliceSecret = '';
   let aliceRecoveryCodes: string[] = [];
+  let aliceId = 0;
+  let rootToken = '';
 
   const code = (secret: string, at: number) => new TOTP({ secret: Secret.fromBase32(secret), algorithm: 'SHA1', digits: 6, period: 30 }).generate({ timestamp: at });
   /** The code of the next 30-second step of the service's clock (a used step cannot be used again). */
@@ -62,12 +64,13 @@ describe('the example portal in headless Chromium', () => {
     api = (await listening(t.app)).base;
 
     const root = await loginRoot(t.app);
+    rootToken = root;
     const strict = await call<{ i_customer_class: number }>(t.app, 'CustomerClass/add_customer_class', { name: 'Gold', two_factor_auth: true }, root);
     const plain = await call<{ i_customer_class: number }>(t.app, 'CustomerClass/add_customer_class', { name: 'Basic', two_factor_auth: false }, root);
     const acme = await call<{ i_customer: number }>(t.app, 'Customer/add_customer', { login: 'acme', i_customer_class: strict.i_customer_class }, root);
     const globex = await call<{ i_customer: number }>(t.app, 'Customer/add_customer', { login: 'globex', i_customer_class: plain.i_customer_class }, root);
     // Alice's class requires 2FA and her password is her own; Bob's password was set by an admin (must change) and 2FA is up to him.
-    await call(t.app, 'Account/add_account', { login: ALICE.login, i_customer: acme.i_customer, email: ALICE.email, password: ALICE.password, password_must_change: false }, root);
+    aliceId = (await call<{ i_account: number }>(t.app, 'Account/add_account', { login: ALICE.login, i_customer: acme.i_customer, email: ALICE.email, password: ALICE.password, password_must_change: false }, root)).i_account;
     await call(t.app, 'Account/add_account', { login: BOB.login, i_customer: globex.i_customer, email: BOB.email, password: BOB.password }, root);
 
     browser = await chromium.launch({
@@ -340,6 +343,20 @@ describe('the example portal in headless Chromium', () => {
 
       await signIn(page, BOB.login, BOB.reset);
       await heading(page, 'Welcome, bob');
+    });
+  });
+
+  test('a lost phone: after an admin resets the key, the next login enrolls a new one (seed 000)', async () => {
+    await call(t.app, 'Account/reset_2fa_key', { i_account: aliceId }, rootToken);
+    await inBrowser('9-enrollment-after-admin-reset', async (page) => {
+      await signIn(page, ALICE.login, ALICE.password);
+      await heading(page, 'Set up two-factor authentication');
+      const secret = (await page.locator('#totp-secret').innerText()).replace(/\s/g, '');
+      assert.notEqual(secret, aliceSecret, 'a new key');
+      await enterCode(page, nextCode(secret));
+      await heading(page, 'Your recovery codes');
+      await page.getByRole('button', { name: 'I saved them, continue' }).click();
+      await heading(page, 'Welcome, alice');
     });
   });
 });
