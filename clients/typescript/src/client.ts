@@ -189,7 +189,11 @@ export function createClient(options: ClientOptions): BillingAuthClient {
 
   async function call(method: string, params: unknown, callOptions: CallOptions = {}): Promise<unknown> {
     const access = (METHODS as Record<string, { access: string }>)[method]?.access ?? 'session';
-    let tokens = access === 'public' ? undefined : await freshTokens();
+    let tokens: SessionTokens | undefined;
+    if (access === 'session') tokens = await freshTokens();
+    // A method that only reads the session when there is one is still answered without it: a
+    // refresh that fails (and has reported the end of the session) does not fail this call.
+    else if (access === 'optional') tokens = await freshTokens().catch(() => undefined);
     let result: unknown;
     try {
       try {

@@ -52,6 +52,30 @@ test('calls POST <baseUrl>/rest/<Service>/<method> with JSON, the bearer token o
   for (const r of requests) assert.equal(r.headers['x-portal-client'], 'pc');
 });
 
+test('a method that takes a session when there is one is still called when the refresh is refused', async () => {
+  const { fetch, requests } = stubFetch((url) =>
+    url.endsWith('/refresh_access_token')
+      ? { status: 401, body: '{"faultcode":"Server.Session.refresh_token_invalid","faultstring":"log in again"}' }
+      : { status: 200, body: '{"min_length":8}' },
+  );
+  const ends: string[] = [];
+  const client = createClient({
+    baseUrl: 'https://auth.example',
+    fetch,
+    storage: memoryStorage(tokens({ expires_at: new Date(Date.now() + 1000).toISOString() })),
+    onSessionEnded: (reason) => ends.push(reason),
+  });
+  await client.Session.get_password_policy({ realm: 'account' });
+  assert.deepEqual(
+    requests.map((r) => [r.url.replace('https://auth.example/rest/', ''), r.headers.authorization]),
+    [
+      ['Session/refresh_access_token', undefined],
+      ['Session/get_password_policy', undefined],
+    ],
+  );
+  assert.deepEqual(ends, ['ended']);
+});
+
 test('an answer that is not the service (a proxy page, no fault body) is a BillingAuthTransportError with the status', async () => {
   const html = createClient({ baseUrl: 'https://auth.example', fetch: stubFetch(() => ({ status: 502, body: '<html>Bad gateway</html>' })).fetch });
   const err = await html.Session.ping().catch((e: unknown) => e);
