@@ -103,7 +103,12 @@ describe('the example portal in headless Chromium', () => {
     }
   }
 
-  const heading = (page: Page, name: string) => page.getByRole('heading', { level: 1, name }).waitFor();
+  /** Waits for a page by its heading, and checks that every field on it has a label. */
+  const heading = async (page: Page, name: string) => {
+    await page.getByRole('heading', { level: 1, name }).waitFor();
+    const unlabelled = (await page.evaluate(`[...document.querySelectorAll('input')].filter((i) => i.labels.length === 0).map((i) => i.name)`)) as string[];
+    assert.deepEqual(unlabelled, [], `inputs without a label on "${name}"`);
+  };
   const alertText = async (page: Page) => {
     const alert = page.getByRole('alert');
     await alert.waitFor();
@@ -210,6 +215,7 @@ describe('the example portal in headless Chromium', () => {
       await page.getByRole('button', { name: 'Continue' }).click();
       await heading(page, 'Welcome, alice');
       assert.match(await page.getByRole('status').innerText(), /recovery code; 9 left/);
+      assert.ok((await page.getByRole('definition').allInnerTexts()).includes('password and recovery code'));
       await signOut(page);
 
       // The same code again is refused.

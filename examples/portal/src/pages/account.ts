@@ -14,7 +14,8 @@ const INFO: Record<string, [method: string, key: string]> = {
   vendor: ['Vendor/get_vendor_info', 'vendor_info'],
 };
 
-const AMR: Record<string, string> = { pwd: 'password', otp: 'authenticator code', imp: 'opened by an administrator', rec: 'recovery code' };
+/** The session's `amr` (RFC 8176 names; `rcode` is the service's recovery code, `mfa` says "more than one factor"). */
+const AMR: Record<string, string> = { pwd: 'password', otp: 'authenticator code', rcode: 'recovery code', imp: 'opened by an administrator' };
 
 /**
  * Who the session is; undefined (after sending the page to the password change) for a restricted
@@ -49,7 +50,7 @@ export const homePage: Page = async (state, go) => {
       ...row('Account created', when(info.created_at as string | undefined)),
       ...row('Two-factor authentication', status.enrolled ? `on since ${when(status.enrolled_at)}` : status.required ? 'required (set up at your next sign-in)' : 'off'),
       ...row('Recovery codes left', status.enrolled ? status.recovery_codes_left : undefined),
-      ...row('Signed in with', ping.amr.map((a) => AMR[a] ?? a).join(' and ')),
+      ...row('Signed in with', ping.amr.flatMap((a) => (AMR[a] ? [AMR[a]] : [])).join(' and ')),
       ...row('This session ends at the latest', when(ping.session_expires_at)),
     ),
   );
