@@ -29,7 +29,9 @@ export async function exportAuditRows(knex: Knex, before: number, emit: (line: s
     const q = knex<AuditRow>('audit_log').where('at', '<', before);
     if (last) {
       const { at, id } = last;
-      q.andWhere((k) => k.where('at', '>', at).orWhere((same) => same.where('at', at).andWhere('i_event', '>', id)));
+      // One range on the index (`at >= ?`), the tie broken by a filter: an OR at the top would make SQLite
+      // merge two index scans and sort everything after the cursor for every page.
+      q.andWhere('at', '>=', at).andWhere((k) => k.where('at', '>', at).orWhere('i_event', '>', id));
     }
     const rows = (await q.orderBy([{ column: 'at' }, { column: 'i_event' }]).limit(PAGE)) as AuditRow[];
     for (const row of rows) await emit(exported(row));
