@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { Knex } from 'knex';
 import { buildTestApp, describeEachDatabase, ROOT_PASSWORD } from '../helpers/app.js';
 import { databaseTargets } from '../helpers/databases.js';
 import { countLeft, RETENTION, seedRetentionRows } from '../helpers/retention.js';
@@ -9,7 +10,6 @@ const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
-type Knex = import('knex').Knex;
 const count = async (knex: Knex, table: string, where: (q: Knex.QueryBuilder) => Knex.QueryBuilder = (q) => q) => {
   const [row] = (await where(knex(table)).count({ n: '*' })) as Array<{ n: number | string }>;
   return Number(row?.n ?? 0);
