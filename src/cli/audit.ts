@@ -28,7 +28,9 @@ export function registerAuditCommands(program: Command): void {
     .action(async (opts: { before: string; out?: string }) => {
       const before = parseExportDate(opts.before);
       if (before === undefined) {
-        console.error(`--before must be a date (2025-01-31) or an ISO 8601 date and time with its offset (2025-01-31T12:00:00Z); got ${JSON.stringify(opts.before)}`);
+        console.error(
+          `--before must be a date (2025-01-31) or an ISO 8601 date and time with its offset (2025-01-31T12:00:00Z); got ${JSON.stringify(opts.before)}`,
+        );
         process.exitCode = 1;
         return;
       }

@@ -316,8 +316,7 @@ export const configSchema = {
       type: 'string',
       format: 'duration',
       default: '0',
-      description:
-        'Audit rows older than this are deleted (`0`: kept forever). `billing-auth audit export --before DATE` archives them first.',
+      description: 'Audit rows older than this are deleted (`0`: kept forever). `billing-auth audit export --before DATE` archives them first.',
     },
     METRICS: {
       type: 'boolean',

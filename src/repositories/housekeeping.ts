@@ -31,7 +31,11 @@ type KeyRow = Record<string, string | number>;
 /** `key IN (...)` for one column, `(a = ? AND b = ?) OR ...` for several (row-value IN is not range-optimized on every MariaDB). */
 function whereKeys(q: Knex.QueryBuilder, key: string[], rows: KeyRow[]): Knex.QueryBuilder {
   const [only] = key;
-  if (key.length === 1 && only !== undefined) return q.whereIn(only, rows.map((r) => r[only] as string | number));
+  if (key.length === 1 && only !== undefined)
+    return q.whereIn(
+      only,
+      rows.map((r) => r[only] as string | number),
+    );
   return q.where((any) => {
     for (const row of rows) any.orWhere(Object.fromEntries(key.map((k) => [k, row[k]])));
   });

@@ -153,7 +153,9 @@ for (const target of databaseTargets()) {
 
 test('METRICS_PORT must not be PORT or a PortaBilling port', () => {
   assert.deepEqual(configProblems({ PORT: '3000', METRICS_PORT: '3000' }), ['METRICS_PORT must differ from PORT and PORTABILLING_PORTS (3000)']);
-  assert.deepEqual(configProblems({ PORTABILLING_PORTS: 'account:9100', METRICS_PORT: '9100' }), ['METRICS_PORT must differ from PORT and PORTABILLING_PORTS (9100)']);
+  assert.deepEqual(configProblems({ PORTABILLING_PORTS: 'account:9100', METRICS_PORT: '9100' }), [
+    'METRICS_PORT must differ from PORT and PORTABILLING_PORTS (9100)',
+  ]);
   assert.deepEqual(configProblems({ METRICS: 'true', METRICS_PORT: '9464' }), []);
   assert.match(configProblems({ HOUSEKEEPING_INTERVAL: '30d' }).join(), /HOUSEKEEPING_INTERVAL must be at most 24d/);
 });

@@ -27,7 +27,10 @@ for (const target of databaseTargets()) {
       assert.equal(lines.length, 700, 'the old rows, across pages of 1000 and less');
       const rows = lines.map((line) => JSON.parse(line) as { i_event: number; at: number; time: string; event: string; details: { marker: string } });
       assert.ok(rows.every((r) => r.event === 'test.old' && r.details.marker.startsWith('gone-') && r.at < now - 90 * DAY));
-      assert.ok(rows.every((r, i) => i === 0 || r.at > (rows[i - 1]?.at ?? 0)), 'oldest first');
+      assert.ok(
+        rows.every((r, i) => i === 0 || r.at > (rows[i - 1]?.at ?? 0)),
+        'oldest first',
+      );
       assert.equal(rows[0]?.time, new Date(rows[0]?.at ?? 0).toISOString());
       assert.match(exported.stderr, /exported 700 audit rows/);
 
@@ -45,7 +48,12 @@ for (const target of databaseTargets()) {
 
       const run = runCli(['housekeeping', 'run', '--batch-size', '100'], { ...env, ...RETENTION });
       assert.equal(run.status, 0, run.stderr);
-      const reported = Object.fromEntries(run.stdout.trimEnd().split('\n').map((line) => line.split('\t')));
+      const reported = Object.fromEntries(
+        run.stdout
+          .trimEnd()
+          .split('\n')
+          .map((line) => line.split('\t')),
+      );
       const check = await buildTestApp(target, {}, db);
       try {
         for (const s of seeded) {
