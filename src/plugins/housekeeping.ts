@@ -104,9 +104,28 @@ export default fp(
       const effective = { ...DEFAULT_LIMITS, ...limits };
       legacyFeed ??= await app.db.knex.schema.hasTable('session_changes');
       const deleted: Record<string, number> = {};
-      for (const rule of rules(app, app.clock.now(), legacyFeed)) {
+      const now = app.clock.now();
+      for (const rule of rules(app, now, legacyFeed)) {
         const n = await prune(app.db, rule, effective, (rows) => app.metrics.housekeepingDeleted(rule.name, rows));
         if (n > 0) deleted[rule.name] = (deleted[rule.name] ?? 0) + n;
+      }
+      // The log itself says that history was cut, up to when and how much (the row is as old as the pass).
+      if (deleted.audit_log) {
+        const before = new Date(now - config.AUDIT_RETENTION).toISOString();
+        await app.repos.audit.record(
+          {
+            event: 'audit.pruned',
+            actor_realm: 'housekeeping',
+            actor_id: null,
+            session_id: null,
+            realm: null,
+            entity: null,
+            entity_id: null,
+            ip: null,
+            details: { before, rows: deleted.audit_log },
+          },
+          app.clock.now(),
+        );
       }
       if (Object.keys(deleted).length > 0) app.log.info({ deleted }, 'housekeeping deleted rows');
       return deleted;

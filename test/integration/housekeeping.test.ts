@@ -112,7 +112,14 @@ describeEachDatabase(
       await call(app, 'Session/login', rootLogin);
       const deleted = await app.housekeeping.runOnce();
       assert.equal(deleted.audit_log, old);
-      assert.equal(await count(knex, 'audit_log'), 1, 'the login just now');
+      const left = (await knex('audit_log').orderBy('i_event').select('event', 'actor_realm', 'details')) as Array<Record<string, string>>;
+      assert.deepEqual(
+        left.map((r) => r.event),
+        ['login.success', 'audit.pruned'],
+        'the login just now, and what the pass cut',
+      );
+      assert.equal(left[1]?.actor_realm, 'housekeeping');
+      assert.deepEqual(JSON.parse(left[1]?.details ?? '{}'), { before: new Date(clock.now() - 90 * DAY).toISOString(), rows: old });
     });
   },
   { ...RETENTION, LOCKOUT_THRESHOLD: 2 },
