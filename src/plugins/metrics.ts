@@ -7,8 +7,8 @@ import { httpServerOptions } from '../http-options.js';
 import { errorCodeLabel, faultCodeOf, loginOutcome, loginStep, otpFailureReason } from '../metrics/outcomes.js';
 import { createMetricsRegistry, knexPoolStats, type MetricsRegistry } from '../metrics/registry.js';
 
-/** Reports the end of one call: `err` when it threw, else its result. */
-export type CallObserver = (err: unknown, result?: unknown) => void;
+/** Reports the end of one call: its result, or what it threw. */
+export type CallObserver = (end: { result: unknown } | { error: unknown }) => void;
 
 export interface Metrics {
   /** Called by rpc/dispatch.ts when a call starts; the returned function when it ends. */
@@ -60,10 +60,11 @@ async function outboxBacklog(app: FastifyInstance): Promise<Array<{ status: stri
 function observerFor(app: FastifyInstance, m: MetricsRegistry): Metrics['callStarted'] {
   return (name) => {
     const started = process.hrtime.bigint();
-    return (err, result) => {
+    return (end) => {
       // Unknown names collapse into one label: a caller cannot mint series.
       const method = app.methods.get(name) ? name : 'unknown';
-      const faultcode = err === undefined ? undefined : faultCodeOf(err);
+      const faultcode = 'error' in end ? faultCodeOf(end.error) : undefined;
+      const result = 'result' in end ? end.result : undefined;
       const labels = { method, faultcode: faultcode ?? 'none' };
       m.calls.inc(labels);
       m.callSeconds.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);

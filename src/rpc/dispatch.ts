@@ -28,11 +28,11 @@ export async function dispatch(app: FastifyInstance, request: FastifyRequest, na
   const ended = app.metrics.callStarted(name);
   try {
     const result = await run(app, request, name, params, options);
-    ended(undefined, result);
+    ended({ result });
     return result;
-  } catch (err) {
-    ended(err);
-    throw err;
+  } catch (error) {
+    ended({ error });
+    throw error;
   }
 }
 
