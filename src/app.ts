@@ -11,7 +11,9 @@ import configPlugin from './plugins/config.js';
 import corsPlugin from './plugins/cors.js';
 import databasePlugin from './plugins/database.js';
 import healthPlugin from './plugins/health.js';
+import housekeepingPlugin from './plugins/housekeeping.js';
 import keyringPlugin from './plugins/keyring.js';
+import metricsPlugin from './plugins/metrics.js';
 import notificationsPlugin from './plugins/notifications.js';
 import passwordsPlugin from './plugins/passwords.js';
 import portabillingPlugin from './plugins/portabilling.js';
@@ -54,6 +56,7 @@ async function application(fastify: FastifyInstance, opts: AppOptions): Promise<
   // Secrets first: a bad JWT key or keyring file stops the start before the database is touched.
   await fastify.register(secretsPlugin);
   await fastify.register(databasePlugin);
+  await fastify.register(metricsPlugin);
   await fastify.register(redisPlugin);
   await fastify.register(keyringPlugin);
   await fastify.register(passwordsPlugin);
@@ -62,6 +65,7 @@ async function application(fastify: FastifyInstance, opts: AppOptions): Promise<
   await fastify.register(portabillingPlugin);
   await fastify.register(healthPlugin);
   await fastify.register(notificationsPlugin);
+  await fastify.register(housekeepingPlugin);
   await fastify.register(bootstrapPlugin, { announce: opts.announce });
 }
 

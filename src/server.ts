@@ -27,6 +27,7 @@ export async function serve(config: Config): Promise<void> {
     });
     await app.listen({ port: config.PORT, host: config.HOST });
     await app.portabilling.listen(config.HOST);
+    await app.metrics.listen(config.HOST);
   } finally {
     process.off('SIGHUP', ignoreHup);
   }

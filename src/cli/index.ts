@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { ConfigError } from '../config/load.js';
+import { registerAuditCommands } from './audit.js';
 import { registerConfigCommands } from './config.js';
 import { registerDocsCommands } from './docs.js';
+import { registerHousekeepingCommands } from './housekeeping.js';
 import { registerKeyringCommands } from './keyring.js';
 import { registerOutboxCommands } from './outbox.js';
 import { registerMigrateCommand } from './migrate.js';
@@ -21,6 +23,8 @@ registerKeyringCommands(program);
 registerOutboxCommands(program);
 registerTwoFactorCommands(program);
 registerPortalClientCommands(program);
+registerHousekeepingCommands(program);
+registerAuditCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {

@@ -182,6 +182,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ...(raw.PORT !== 0 && (raw.PORTABILLING_PORTS as Array<{ port: number }>).some((p) => p.port === raw.PORT)
       ? [`PORTABILLING_PORTS must not use PORT (${String(raw.PORT)})`]
       : []),
+    // The metrics listener is a server of its own: it cannot share a port with the API or a PortaBilling listener.
+    ...(raw.METRICS_PORT !== undefined &&
+    raw.METRICS_PORT !== 0 &&
+    (raw.METRICS_PORT === raw.PORT || (raw.PORTABILLING_PORTS as Array<{ port: number }>).some((p) => p.port === raw.METRICS_PORT))
+      ? [`METRICS_PORT must differ from PORT and PORTABILLING_PORTS (${String(raw.METRICS_PORT)})`]
+      : []),
   ];
   if (problems.length > 0) throw new ConfigError(problems);
   if (typeof raw.PUBLIC_URL === 'string') raw.PUBLIC_URL = normalizePublicUrl(raw.PUBLIC_URL);
@@ -204,7 +210,7 @@ const POSITIVE_DURATIONS = [
 ];
 const DAY_AT_MOST = ['PASSWORD_RESET_TTL', 'PASSWORD_RESET_INTERVAL'];
 const DAY_MS = 86_400_000;
-const TIMER_DURATIONS = ['SHUTDOWN_TIMEOUT', 'NOTIFY_POLL_INTERVAL', ...DATABASE_TIMEOUTS];
+const TIMER_DURATIONS = ['SHUTDOWN_TIMEOUT', 'NOTIFY_POLL_INTERVAL', 'HOUSEKEEPING_INTERVAL', ...DATABASE_TIMEOUTS];
 const CLIENT_TIMEOUTS = ['REQUEST_TIMEOUT', 'HEADERS_TIMEOUT'];
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const MAX_REFRESH_REUSE_GRACE_MS = 5 * 60_000;

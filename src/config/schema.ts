@@ -293,6 +293,42 @@ export const configSchema = {
       default: '2s',
       description: 'How often the delivery worker looks for pending mails (`0`: no worker in this process).',
     },
+    HOUSEKEEPING_INTERVAL: {
+      type: 'string',
+      format: 'duration',
+      default: '5m',
+      description:
+        'How often this process deletes what is no longer needed (ended sessions, used or expired challenges and reset tokens, finished rate windows and guard rows, old mails and audit rows; see README, Retention), in small batches; every replica may run it (at most 24d; `0`: not in this process).',
+    },
+    SESSION_RETENTION: {
+      type: 'string',
+      format: 'duration',
+      default: '7d',
+      description: 'Ended sessions (revoked, or past their absolute expiry) are deleted this long after they ended (`0`: kept forever).',
+    },
+    NOTIFY_RETENTION: {
+      type: 'string',
+      format: 'duration',
+      default: '30d',
+      description: 'Sent and failed mails are deleted from the outbox this long after they were queued (`0`: kept forever).',
+    },
+    AUDIT_RETENTION: {
+      type: 'string',
+      format: 'duration',
+      default: '0',
+      description: 'Audit rows older than this are deleted (`0`: kept forever). `billing-auth audit export --before DATE` archives them first.',
+    },
+    METRICS: {
+      type: 'boolean',
+      default: false,
+      description: 'Serve Prometheus metrics at `GET /metrics` (see README, Metrics).',
+    },
+    METRICS_PORT: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 65535,
+      description: 'Serve `/metrics` on this port of HOST only, not on PORT (with METRICS=true). Unset: on PORT, beside the API.',
+    },
     VALIDATE_RESULTS: {
       type: 'boolean',
       default: false,
@@ -393,5 +429,16 @@ export interface Config {
   NOTIFY_MAX_ATTEMPTS: number;
   /** milliseconds; 0 = no worker */
   NOTIFY_POLL_INTERVAL: number;
+  /** milliseconds; 0 = no housekeeping timer in this process */
+  HOUSEKEEPING_INTERVAL: number;
+  /** milliseconds; 0 = keep forever */
+  SESSION_RETENTION: number;
+  /** milliseconds; 0 = keep forever */
+  NOTIFY_RETENTION: number;
+  /** milliseconds; 0 = keep forever */
+  AUDIT_RETENTION: number;
+  METRICS: boolean;
+  /** Unset: /metrics on PORT. */
+  METRICS_PORT?: number;
   VALIDATE_RESULTS: boolean;
 }

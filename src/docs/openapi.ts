@@ -173,6 +173,21 @@ export function buildOpenApi(methods: MethodDefinition[], publicUrl: string): Re
           responses: { '200': { description: 'Ready' }, '503': { description: 'The database cannot take writes' } },
         },
       },
+      '/metrics': {
+        get: {
+          operationId: 'metrics',
+          tags: ['Service'],
+          summary: 'Prometheus metrics (text exposition format 0.0.4), when `METRICS=true` and `METRICS_PORT` is unset.',
+          description:
+            'Prometheus metrics (text exposition format 0.0.4): calls by method and fault with latency histograms, logins by outcome, lockouts, OTP failures, the outbox backlog, the database pool, housekeeping deletions (README, Metrics). ' +
+            'Only with `METRICS=true`; with `METRICS_PORT` it is served on that port of `HOST` and not here.',
+          security: [],
+          responses: {
+            '200': { description: 'The metrics of this replica.', content: { 'text/plain': { schema: { type: 'string' } } } },
+            '404': { description: 'Metrics are off (`METRICS`), or served on `METRICS_PORT`.' },
+          },
+        },
+      },
       '/openapi.yaml': plainGet('openapi', 'This document.', 'application/yaml'),
       '/openrpc.json': plainGet('openrpc', 'The OpenRPC document of the JSON-RPC methods.', 'application/json'),
     },

@@ -24,6 +24,19 @@ export interface CallOptions {
  * resolve → validate → authenticate → authorize → act (→ check the result).
  */
 export async function dispatch(app: FastifyInstance, request: FastifyRequest, name: string, params: unknown, options: CallOptions = {}): Promise<unknown> {
+  // Metrics (plugins/metrics.ts): every call's method, fault and time, whichever transport it came by.
+  const ended = app.metrics.callStarted(name);
+  try {
+    const result = await run(app, request, name, params, options);
+    ended({ result });
+    return result;
+  } catch (error) {
+    ended({ error });
+    throw error;
+  }
+}
+
+async function run(app: FastifyInstance, request: FastifyRequest, name: string, params: unknown, options: CallOptions): Promise<unknown> {
   const method = resolve(app, name);
   const validParams = validate(method, params);
   const ctx = await authenticate(app, request, method, options);

@@ -22,7 +22,7 @@ const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'P
  */
 const UNAVAILABLE_ERRNOS = new Set([1047, 1053, 1180, 1290, 1836, 1927, 2002, 2003, 2006, 2013]);
 
-function isUnavailable(err: unknown): boolean {
+export function isUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const { code, errno } = err as NodeJS.ErrnoException;
   if (code !== undefined && (UNAVAILABLE_CODES.has(code) || code.startsWith('SQLITE_BUSY'))) return true;

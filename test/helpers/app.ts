@@ -42,6 +42,8 @@ export async function buildTestApp(target: TargetName, overrides: Overrides = {}
       LOCKOUT_IP_THRESHOLD: 100_000,
       // Tests run delivery passes themselves (app.notifications.runOnce()).
       NOTIFY_POLL_INTERVAL: '0',
+      // And housekeeping passes (app.housekeeping.runOnce()): a timed one would delete what a test moved its clock past.
+      HOUSEKEEPING_INTERVAL: '0',
       ...overrides,
     },
   );

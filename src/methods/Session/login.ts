@@ -50,6 +50,7 @@ export default defineMethod<Params, Result>({
             trx,
           );
           if (lockedUntil === undefined) return;
+          app.metrics.lockoutCommitted(trx);
           const until = new Date(lockedUntil).toISOString();
           await app.repos.audit.record(
             { ...actorOf(ctx), event: 'login.lockout', realm, entity: d?.name ?? null, entity_id: principalId, details: { until } },

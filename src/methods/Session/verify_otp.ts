@@ -34,6 +34,7 @@ async function recordFailure(ctx: CallContext, challenge: MfaChallengeRow, entit
     await app.repos.audit.record({ ...base, event: 'login.otp_failure', details: { reason } }, app.clock.now(), trx);
     await notifyOtpFailure(app, { ...target, data: { ip: ctx.ip, user_agent: ctx.userAgent ?? 'unknown' } }, trx);
     if (lockedUntil !== undefined) {
+      app.metrics.lockoutCommitted(trx);
       await app.repos.audit.record({ ...base, event: 'login.lockout', details: { until: new Date(lockedUntil).toISOString() } }, app.clock.now(), trx);
       await notify(app, { ...target, kind: 'account_locked', data: { ip: ctx.ip, until: new Date(lockedUntil).toISOString() } }, trx);
     }

@@ -105,6 +105,7 @@ async function failed(ctx: SessionCallContext, caller: Caller, attempt: Attempt)
   await retryingTransaction(app.db, async (trx) => {
     const lockedUntil = await attempt.failed(trx);
     if (lockedUntil === undefined) return;
+    app.metrics.lockoutCommitted(trx);
     await app.repos.audit.record(
       {
         ...actorOf(ctx),
