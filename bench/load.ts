@@ -106,6 +106,9 @@ process.stdout.write(
     ok_2xx: result['2xx'],
     non_2xx: result.non2xx,
     errors: result.errors + result.timeouts,
+    timeouts: result.timeouts,
+    // Which answers the non-2xx were (503 from a retry bound or a balancer, 401, ...).
+    status_codes: Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, stat]) => [code, stat.count])),
     duration_s: seconds,
   }) + '\n',
 );
