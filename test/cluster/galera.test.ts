@@ -79,7 +79,8 @@ describe('3 replicas on a 3-node Galera cluster', { timeout: 360_000 }, () => {
   test('three replicas started at once on the empty database all come up; root is created once', async () => {
     replicas = await startReplicas(
       cluster.nodes.map((n) => n.url('billing')),
-      { ...replicaSettings(dir), RATE_LIMIT_LOGIN: '100000', LOCKOUT_IP_THRESHOLD: '100000' },
+      // DB_QUERY_TIMEOUT: a test below holds a replica's transaction in a row-lock wait for seconds.
+      { ...replicaSettings(dir), RATE_LIMIT_LOGIN: '100000', LOCKOUT_IP_THRESHOLD: '100000', DB_QUERY_TIMEOUT: '30s' },
     );
     for (const r of replicas) assert.equal(await ready(r), 200, r.output());
     assert.equal(announcements(replicas), 1, 'exactly one replica created root');
@@ -213,6 +214,21 @@ describe('3 replicas on a 3-node Galera cluster', { timeout: 360_000 }, () => {
     await refusedEverywhere(e.access_token as string, 'after block');
   });
 
+  /** Opens and ends `pairs` sessions of `login` through the replicas on node2 and node3: 2 × pairs writes. */
+  async function busyWrites(login: string, password: string, pairs: number): Promise<void> {
+    const writes = await Promise.all(
+      Array.from({ length: pairs }, async (_, i) => {
+        const r = replica(1 + (i % 2));
+        const opened = await call(r, 'Session/login', { login, password, realm: 'vendor' });
+        const token = opened.body.access_token as string | undefined;
+        return [opened, token ? await call(r, 'Session/logout', {}, token) : opened];
+      }),
+    );
+    const answers = writes.flat();
+    assert.equal(internalErrors(answers), 0, faults(answers).join(' '));
+    assert.equal(answers.filter((a) => a.status === 200).length, 2 * pairs, faults(answers).join(' '));
+  }
+
   test('a revoking transaction held open on one node while 240 other writes commit on the others: served until it commits, refused everywhere at once after', async () => {
     const held = await vendor('held-block');
     const other = await vendor('held-revoke');
@@ -238,17 +254,7 @@ describe('3 replicas on a 3-node Galera cluster', { timeout: 360_000 }, () => {
 
       // Meanwhile 120 sessions are opened and ended through the replicas on node2 and node3:
       // 240 writes with their audit rows (and session rows) commit after the held ids were taken.
-      const writes = await Promise.all(
-        Array.from({ length: 120 }, async (_, i) => {
-          const r = replica(1 + (i % 2));
-          const opened = await call(r, 'Session/login', { login: 'held-busy', password: busy.password, realm: 'vendor' });
-          const token = opened.body.access_token as string | undefined;
-          return [opened, token ? await call(r, 'Session/logout', {}, token) : opened];
-        }),
-      );
-      const answers = writes.flat();
-      assert.equal(internalErrors(answers), 0, faults(answers).join(' '));
-      assert.equal(answers.filter((a) => a.status === 200).length, 240, faults(answers).join(' '));
+      await busyWrites('held-busy', busy.password, 120);
       // Galera numbers rows in steps of 3 from each node's own offset, so a few may be numbered
       // below the held row although they committed after it: most are numbered above.
       const [later] = await (cluster.nodes[2] as Cluster['nodes'][number]).query<{ meanwhile: number; above: number }>(
@@ -265,6 +271,40 @@ describe('3 replicas on a 3-node Galera cluster', { timeout: 360_000 }, () => {
     }
     await refusedEverywhere(blockedToken.access_token as string, 'after the held block committed');
     await refusedEverywhere(revokedSession.access_token as string, 'after the held revocation committed');
+  });
+
+  test("the service's own update_vendor(blocked) held open after its block is written, while 120 writes commit elsewhere: served until it commits, refused everywhere once it answers", async () => {
+    const target = await vendor('held-by-lock');
+    const busy = await vendor('held-by-lock-busy');
+    const login = () => ok(replica(2), 'Session/login', { login: 'held-by-lock', password: target.password, realm: 'vendor' }) as Promise<Record<string, string>>;
+    const kept = await login();
+    const locked = await login();
+    await servedEverywhere(kept.access_token as string);
+
+    // On node1, lock one of the vendor's sessions: update_vendor on node1's replica writes the
+    // block, then waits for that row when it ends the vendor's sessions, its transaction open.
+    const node1 = cluster.nodes[0] as Cluster['nodes'][number];
+    const conn = await node1.connect();
+    let blocking: Promise<Answer> | undefined;
+    try {
+      await conn.beginTransaction();
+      await conn.query('SELECT id FROM billing.sessions WHERE id = ? FOR UPDATE', [locked.session_id]);
+      blocking = call(replica(0), 'Vendor/update_vendor', { i_vendor: target.id, blocked: true }, rootToken);
+      await eventually('update_vendor has written the block and waits for the locked session', async () => {
+        const rows = await node1.query<{ n: number }>(
+          "SELECT COUNT(*) AS n FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT' AND trx_rows_modified > 0",
+        );
+        return Number(rows[0]?.n) === 1;
+      });
+      await busyWrites('held-by-lock-busy', busy.password, 60);
+      await servedEverywhere(kept.access_token as string);
+    } finally {
+      await conn.rollback().catch(() => undefined);
+      conn.destroy();
+    }
+    const answer = await blocking;
+    assert.equal(answer?.status, 200, JSON.stringify(answer?.body));
+    await refusedEverywhere(kept.access_token as string, 'after the held update_vendor committed');
   });
 
   test('a node killed with kill -9 under load: its replica answers 503, the others keep serving, all recover', async () => {
