@@ -43,7 +43,7 @@ async function call(server: Pick<RunningServer, 'url'>, method: string, params: 
   }
 }
 
-async function ok(server: RunningServer, method: string, params: object = {}, token?: string): Promise<Record<string, unknown>> {
+async function ok(server: Pick<RunningServer, 'url'>, method: string, params: object = {}, token?: string): Promise<Record<string, unknown>> {
   const answer = await call(server, method, params, token);
   assert.equal(answer.status, 200, `${method}: ${JSON.stringify(answer.body)}`);
   return answer.body;
@@ -370,9 +370,15 @@ describe('3 replicas on a 3-node Galera cluster', { timeout: 360_000 }, () => {
     const refused = await call(replica(0), 'Session/login', { login: 'root', password: rootPassword, realm: 'admin' });
     assert.equal(refused.status, 503, JSON.stringify(refused.body));
     assert.equal(refused.body.faultcode, 'Server.Unavailable');
+    // Through haproxy too: no replica can take it (a replica's 503, or haproxy's once all are out).
+    const balanced = await call(front(), 'Session/login', { login: 'root', password: rootPassword, realm: 'admin' });
+    assert.equal(balanced.status, 503, JSON.stringify(balanced.body));
     // The operator bootstraps the survivor as the new Primary component: ready again.
     await cluster.nodes[0]?.query("SET GLOBAL wsrep_provider_options='pc.bootstrap=YES'");
     await eventually("the survivor's replica is ready again", async () => (await ready(replica(0))) === 200);
     await ok(replica(0), 'Session/login', { login: 'root', password: rootPassword, realm: 'admin' });
+    // haproxy's check puts it back: clients reach it through the balancer again.
+    await eventually('haproxy marks replica1 UP', async () => (await front().states()).replica1 === 'UP');
+    await ok(front(), 'Session/login', { login: 'root', password: rootPassword, realm: 'admin' });
   });
 });
