@@ -91,9 +91,13 @@ async function run(spec: Run): Promise<{ result: autocannon.Result; seconds: num
   return { result, seconds: spec.amount ? (lastAnswerAt - startedAt) / 1000 : result.duration };
 }
 
+/** Warm-up answers that were 503: the service saying "not now" (a retry bound ran out under contention, e.g. on Galera). */
+let warmupUnavailable = 0;
 if (job.warmup) {
   const { result } = await run(job.warmup);
-  const failed = result.errors + result.timeouts + result.non2xx;
+  warmupUnavailable = result.statusCodeStats?.['503']?.count ?? 0;
+  // Anything else means the case is set up wrong (e.g. codes no longer accepted): stop rather than measure it.
+  const failed = result.errors + result.timeouts + result.non2xx - warmupUnavailable;
   if (failed > 0) throw new Error(`${failed} of the ${result.requests.total} warm-up requests failed`);
 }
 const { result, seconds } = await run(job);
@@ -106,6 +110,10 @@ process.stdout.write(
     ok_2xx: result['2xx'],
     non_2xx: result.non2xx,
     errors: result.errors + result.timeouts,
+    timeouts: result.timeouts,
+    // Which answers the non-2xx were (503 from a retry bound or a balancer, 401, ...).
+    status_codes: Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, stat]) => [code, stat.count])),
+    warmup_503: warmupUnavailable,
     duration_s: seconds,
   }) + '\n',
 );

@@ -20,6 +20,7 @@ import { sealSecret } from '../src/auth/two-factor.js';
 import { loadConfig } from '../src/config/load.js';
 import { codeAt, generateSecret } from '../src/domain/totp/totp.js';
 import { packageRoot } from '../src/paths.js';
+import { benchDatabase, type Served } from './cluster.js';
 
 const quick = process.argv.includes('--quick');
 /** `--only=ping,info,verify,refresh,login`: run just those cases (plus the baseline), e.g. to profile one. */
@@ -112,6 +113,26 @@ async function waitForHealth(baseUrl: string, child: ChildProcess): Promise<void
   throw new Error('the service did not become ready within 60 s');
 }
 
+/** The built service in one process on `port`, ready. */
+async function serveOne(env: Record<string, string>, port: number): Promise<Served> {
+  const service = spawn(process.execPath, [...profileArgs, 'dist/src/cli/index.js', 'serve'], {
+    cwd: packageRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHealth(url, service);
+  return {
+    url,
+    peakRssMb: () => (service.pid ? peakRssMb(service.pid) : Number.NaN),
+    async stop(graceful) {
+      const exited = service.exitCode === null ? new Promise((resolve) => service.once('exit', resolve)) : Promise.resolve();
+      service.kill(graceful ? 'SIGTERM' : 'SIGKILL');
+      await exited;
+    },
+  };
+}
+
 /** One request of a load (see bench/load.ts): its own path, body and bearer token. */
 type LoadRequest = { path: string; body: string; token?: string };
 
@@ -144,8 +165,10 @@ function peakRssMb(pid: number): number {
 
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'billing-auth-bench-'));
-  const databaseUrl = process.env.BENCH_DATABASE_URL ?? `sqlite:${join(dataDir, 'bench.sqlite')}`;
-  const storage = databaseUrl.startsWith('sqlite:') ? 'sqlite' : 'mariadb';
+  // BENCH_CLUSTER (bench/cluster.ts): a Galera cluster, or one MariaDB server, started for this run.
+  const started = await benchDatabase();
+  const databaseUrl = started?.databaseUrl ?? process.env.BENCH_DATABASE_URL ?? `sqlite:${join(dataDir, 'bench.sqlite')}`;
+  const storage = started?.storage ?? (databaseUrl.startsWith('sqlite:') ? 'sqlite' : 'mariadb');
   const servicePort = await freePort();
   const env: Record<string, string> = {
     DATABASE_URL: databaseUrl,
@@ -224,13 +247,8 @@ async function main(): Promise<void> {
   for (let i = 0; i < REFRESH_TOKENS; i++) refreshTokens.push((await sessionFor(plain[i % plain.length] as { id: number })).refresh_token);
   await seeder.close();
 
-  const service = spawn(process.execPath, [...profileArgs, 'dist/src/cli/index.js', 'serve'], {
-    cwd: packageRoot,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  const baseUrl = `http://127.0.0.1:${servicePort}`;
-  await waitForHealth(baseUrl, service);
+  const service = started?.serve ? await started.serve(env, profileArgs) : await serveOne(env, servicePort);
+  const baseUrl = service.url;
   const baselinePort = await freePort();
   const baseline = await startChild([...tsx, 'bench/baseline-server.ts'], { PORT: String(baselinePort) }, /ready/);
   const results: Row[] = [];
@@ -252,7 +270,7 @@ async function main(): Promise<void> {
       results.push({ case: `baseline: bare Fastify JSON POST (${when})`, ceiling: '-', measure: m, ratio: Number.NaN });
     };
     await measureBaseline('before');
-    const rssSoFar = () => (service.pid ? peakRssMb(service.pid) : Number.NaN);
+    const rssSoFar = () => service.peakRssMb();
     const vsBase = (name: string, m: Measure, target?: number) =>
       results.push({ case: name, ceiling: 'baseline', measure: m, ratio: Number.NaN, target, peak_rss_mb: rssSoFar() });
 
@@ -347,15 +365,14 @@ async function main(): Promise<void> {
       });
     }
   } finally {
-    const rss = service.pid ? peakRssMb(service.pid) : Number.NaN;
+    const rss = service.peakRssMb();
     baseline.kill('SIGTERM');
     report(results, rss, storage);
     // After the login case the service still works through the logins queued in it (bcrypt at
     // cost 12: seconds), which measure nothing. A profiled service stops gracefully, so that it
     // writes its profile; otherwise it is simply killed.
-    const exited = service.exitCode === null ? new Promise((resolve) => service.once('exit', resolve)) : Promise.resolve();
-    service.kill(process.env.BENCH_PROFILE ? 'SIGTERM' : 'SIGKILL');
-    await exited;
+    await service.stop(Boolean(process.env.BENCH_PROFILE));
+    await started?.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -6,10 +6,13 @@ import { after, before, describe, test } from 'node:test';
 import { codeAt } from '../../src/domain/totp/totp.js';
 import type { RunningServer } from '../helpers/cli.js';
 import { announcements, replicaSettings, startReplicas } from '../helpers/replicas.js';
+import { startBalancer, type Balancer } from './balancer.js';
 import { eventually, startCluster, type Cluster } from './harness.js';
 
 // Issue 18: three replicas, each on its own node of a 3-node Galera cluster,
-// checked from outside over HTTP as an operator's clients would see them.
+// behind haproxy run from the shipped deploy/galera/haproxy.cfg, checked from
+// outside over HTTP as an operator's clients would see them: on each replica
+// directly, and through the balancer.
 
 const STEP = 30_000;
 const INTERNAL = 'Server.Internal.error';
@@ -19,8 +22,8 @@ interface Answer {
   body: Record<string, unknown>;
 }
 
-/** A REST call to one replica; a replica that does not answer within 20 s is an answer too (status 0). */
-async function call(server: RunningServer, method: string, params: object = {}, token?: string): Promise<Answer> {
+/** A REST call to one replica (or the balancer); a replica that does not answer within 20 s is an answer too (status 0). */
+async function call(server: Pick<RunningServer, 'url'>, method: string, params: object = {}, token?: string): Promise<Answer> {
   try {
     const response = await fetch(`${server.url}/rest/${method}`, {
       method: 'POST',
@@ -28,13 +31,19 @@ async function call(server: RunningServer, method: string, params: object = {}, 
       body: JSON.stringify(params),
       signal: AbortSignal.timeout(20_000),
     });
-    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    const text = await response.text();
+    try {
+      return { status: response.status, body: JSON.parse(text) as Record<string, unknown> };
+    } catch {
+      // Not the service's answer (e.g. haproxy's own error page): what it was, not JSON.
+      return { status: response.status, body: { not_json: text.slice(0, 300) } };
+    }
   } catch (err) {
-    return { status: 0, body: { error: String(err) } };
+    return { status: 0, body: { error: String(err), cause: String((err as Error).cause) } };
   }
 }
 
-async function ok(server: RunningServer, method: string, params: object = {}, token?: string): Promise<Record<string, unknown>> {
+async function ok(server: Pick<RunningServer, 'url'>, method: string, params: object = {}, token?: string): Promise<Record<string, unknown>> {
   const answer = await call(server, method, params, token);
   assert.equal(answer.status, 200, `${method}: ${JSON.stringify(answer.body)}`);
   return answer.body;
@@ -48,6 +57,7 @@ describe('3 replicas on a 3-node Galera cluster', { timeout: 360_000 }, () => {
   let cluster: Cluster;
   let dir: string;
   let replicas: RunningServer[] = [];
+  let balancer: Balancer | undefined;
   let rootToken: string;
   const rootPassword = 'Root-cluster-pass1';
 
@@ -58,6 +68,7 @@ describe('3 replicas on a 3-node Galera cluster', { timeout: 360_000 }, () => {
   });
 
   after(async () => {
+    await balancer?.close();
     await Promise.all(replicas.map((r) => r.kill()));
     await cluster?.close();
     rmSync(dir, { recursive: true, force: true });
@@ -68,7 +79,8 @@ describe('3 replicas on a 3-node Galera cluster', { timeout: 360_000 }, () => {
   test('three replicas started at once on the empty database all come up; root is created once', async () => {
     replicas = await startReplicas(
       cluster.nodes.map((n) => n.url('billing')),
-      { ...replicaSettings(dir), RATE_LIMIT_LOGIN: '100000', LOCKOUT_IP_THRESHOLD: '100000' },
+      // DB_QUERY_TIMEOUT: a test below holds a replica's transaction in a row-lock wait for seconds.
+      { ...replicaSettings(dir), RATE_LIMIT_LOGIN: '100000', LOCKOUT_IP_THRESHOLD: '100000', DB_QUERY_TIMEOUT: '30s' },
     );
     for (const r of replicas) assert.equal(await ready(r), 200, r.output());
     assert.equal(announcements(replicas), 1, 'exactly one replica created root');
@@ -78,7 +90,14 @@ describe('3 replicas on a 3-node Galera cluster', { timeout: 360_000 }, () => {
     const first = await ok(replica(1), 'Session/login', { login: 'root', password: announced, realm: 'admin' });
     await ok(replica(2), 'Session/change_password', { old_password: announced, new_password: rootPassword }, first.access_token as string);
     rootToken = (await ok(replica(0), 'Session/login', { login: 'root', password: rootPassword, realm: 'admin' })).access_token as string;
+    balancer = await startBalancer(replicas.map((r) => r.port));
+    await balancer.allUp();
   });
+
+  /** The balancer's front end, as clients reach the deployment. */
+  const front = () => balancer as Balancer;
+  /** Calls through the balancer: enough that every replica takes some (leastconn spreads parallel calls). */
+  const THROUGH_BALANCER = 9;
 
   /** A vendor whose first password change is done: its password. */
   async function vendor(login: string, twoFactor = false): Promise<{ id: number; password: string }> {
@@ -141,7 +160,7 @@ describe('3 replicas on a 3-node Galera cluster', { timeout: 360_000 }, () => {
     for (const a of answers.filter((x) => x.status !== 200)) assert.equal(a.body.faultcode, 'Server.Session.otp_replayed', JSON.stringify(a.body));
   });
 
-  /** Every replica refuses the token at once (no waiting, no retry). */
+  /** Every replica refuses the token at once (no waiting, no retry), directly and through the balancer. */
   async function refusedEverywhere(token: string, why: string) {
     const answers = await Promise.all(replicas.map((r) => call(r, 'Session/ping', {}, token)));
     assert.deepEqual(
@@ -149,10 +168,22 @@ describe('3 replicas on a 3-node Galera cluster', { timeout: 360_000 }, () => {
       [401, 401, 401],
       `${why}: ${faults(answers).join(' ')}`,
     );
+    const balanced = await Promise.all(Array.from({ length: THROUGH_BALANCER }, () => call(front(), 'Session/ping', {}, token)));
+    assert.deepEqual(
+      balanced.map((a) => a.status),
+      balanced.map(() => 401),
+      `${why}, through haproxy: ${faults(balanced).join(' ')}`,
+    );
   }
 
   async function servedEverywhere(token: string) {
     for (const r of replicas) await ok(r, 'Session/ping', {}, token);
+    const balanced = await Promise.all(Array.from({ length: THROUGH_BALANCER }, () => call(front(), 'Session/ping', {}, token)));
+    assert.deepEqual(
+      balanced.map((a) => a.status),
+      balanced.map(() => 200),
+      `through haproxy: ${faults(balanced).join(' ')}`,
+    );
   }
 
   test('revocation is refused at once on every replica: logout, revoke_session, change_password, block', async () => {
@@ -183,12 +214,106 @@ describe('3 replicas on a 3-node Galera cluster', { timeout: 360_000 }, () => {
     await refusedEverywhere(e.access_token as string, 'after block');
   });
 
+  /** Opens and ends `pairs` sessions of `login` through the replicas on node2 and node3: 2 × pairs writes. */
+  async function busyWrites(login: string, password: string, pairs: number): Promise<void> {
+    const writes = await Promise.all(
+      Array.from({ length: pairs }, async (_, i) => {
+        const r = replica(1 + (i % 2));
+        const opened = await call(r, 'Session/login', { login, password, realm: 'vendor' });
+        const token = opened.body.access_token as string | undefined;
+        return [opened, token ? await call(r, 'Session/logout', {}, token) : opened];
+      }),
+    );
+    const answers = writes.flat();
+    assert.equal(internalErrors(answers), 0, faults(answers).join(' '));
+    assert.equal(answers.filter((a) => a.status === 200).length, 2 * pairs, faults(answers).join(' '));
+  }
+
+  test('a revoking transaction held open on one node while 240 other writes commit on the others: served until it commits, refused everywhere at once after', async () => {
+    const held = await vendor('held-block');
+    const other = await vendor('held-revoke');
+    const busy = await vendor('held-busy');
+    const blockedToken = (await ok(replica(0), 'Session/login', { login: 'held-block', password: held.password, realm: 'vendor' })) as Record<string, string>;
+    const revokedSession = (await ok(replica(1), 'Session/login', { login: 'held-revoke', password: other.password, realm: 'vendor' })) as Record<string, string>;
+    await servedEverywhere(blockedToken.access_token as string);
+    await servedEverywhere(revokedSession.access_token as string);
+
+    // On node1: block one principal and revoke another's session, as update_vendor and
+    // revoke_session do (with their audit rows, whose ids are taken now), and keep it open.
+    const conn = await (cluster.nodes[0] as Cluster['nodes'][number]).connect();
+    try {
+      await conn.beginTransaction();
+      const now = Date.now();
+      await conn.query('UPDATE billing.vendors SET blocked = 1, updated_at = ? WHERE i_vendor = ?', [now, held.id]);
+      await conn.query("UPDATE billing.sessions SET revoked_at = ?, revoke_reason = 'revoked' WHERE id = ?", [now, revokedSession.session_id]);
+      const [inserted] = await conn.query(
+        "INSERT INTO billing.audit_log (at, event, realm, entity, entity_id, details) VALUES (?, 'vendor.update', 'vendor', 'vendor', ?, '{}')",
+        [now, held.id],
+      );
+      const heldEvent = (inserted as { insertId: number }).insertId;
+
+      // Meanwhile 120 sessions are opened and ended through the replicas on node2 and node3:
+      // 240 writes with their audit rows (and session rows) commit after the held ids were taken.
+      await busyWrites('held-busy', busy.password, 120);
+      // Galera numbers rows in steps of 3 from each node's own offset, so a few may be numbered
+      // below the held row although they committed after it: most are numbered above.
+      const [later] = await (cluster.nodes[2] as Cluster['nodes'][number]).query<{ meanwhile: number; above: number }>(
+        `SELECT COUNT(*) AS meanwhile, SUM(i_event > ${Number(heldEvent)}) AS above FROM billing.audit_log WHERE entity = 'vendor' AND entity_id = ${busy.id} AND at >= ${now}`,
+      );
+      assert.ok(Number(later?.meanwhile) >= 240 && Number(later?.above) >= 200, `audit rows committed meanwhile: ${JSON.stringify(later)}`);
+
+      // Not committed: every replica still serves both (nobody sees uncommitted changes).
+      await servedEverywhere(blockedToken.access_token as string);
+      await servedEverywhere(revokedSession.access_token as string);
+      await conn.commit();
+    } finally {
+      conn.destroy();
+    }
+    await refusedEverywhere(blockedToken.access_token as string, 'after the held block committed');
+    await refusedEverywhere(revokedSession.access_token as string, 'after the held revocation committed');
+  });
+
+  test("the service's own update_vendor(blocked) held open after its block is written, while 120 writes commit elsewhere: served until it commits, refused everywhere once it answers", async () => {
+    const target = await vendor('held-by-lock');
+    const busy = await vendor('held-by-lock-busy');
+    const login = () => ok(replica(2), 'Session/login', { login: 'held-by-lock', password: target.password, realm: 'vendor' }) as Promise<Record<string, string>>;
+    const kept = await login();
+    const locked = await login();
+    await servedEverywhere(kept.access_token as string);
+
+    // On node1, lock one of the vendor's sessions: update_vendor on node1's replica writes the
+    // block, then waits for that row when it ends the vendor's sessions, its transaction open.
+    const node1 = cluster.nodes[0] as Cluster['nodes'][number];
+    const conn = await node1.connect();
+    let blocking: Promise<Answer> | undefined;
+    try {
+      await conn.beginTransaction();
+      await conn.query('SELECT id FROM billing.sessions WHERE id = ? FOR UPDATE', [locked.session_id]);
+      blocking = call(replica(0), 'Vendor/update_vendor', { i_vendor: target.id, blocked: true }, rootToken);
+      await eventually('update_vendor has written the block and waits for the locked session', async () => {
+        const rows = await node1.query<{ n: number }>(
+          "SELECT COUNT(*) AS n FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT' AND trx_rows_modified > 0",
+        );
+        return Number(rows[0]?.n) === 1;
+      });
+      await busyWrites('held-by-lock-busy', busy.password, 60);
+      await servedEverywhere(kept.access_token as string);
+    } finally {
+      await conn.rollback().catch(() => undefined);
+      conn.destroy();
+    }
+    const answer = await blocking;
+    assert.equal(answer?.status, 200, JSON.stringify(answer?.body));
+    await refusedEverywhere(kept.access_token as string, 'after the held update_vendor committed');
+  });
+
   test('a node killed with kill -9 under load: its replica answers 503, the others keep serving, all recover', async () => {
     const { password } = await vendor('under-load');
     const session = (await ok(replica(0), 'Session/login', { login: 'under-load', password, realm: 'vendor' })) as Record<string, string>;
-    const answers: Answer[][] = [[], [], []];
+    const answers: Answer[][] = [[], [], [], []];
     let loading = true;
-    const load = replicas.map(async (r, i) => {
+    // One client per replica (logins on node1 and node3, pings on node2) and one through haproxy (pings).
+    const load = [...replicas, front()].map(async (r, i) => {
       while (loading) {
         answers[i]?.push(
           await call(r, i % 2 ? 'Session/ping' : 'Session/login', i % 2 ? {} : { login: 'under-load', password, realm: 'vendor' }, session.access_token),
@@ -210,18 +335,32 @@ describe('3 replicas on a 3-node Galera cluster', { timeout: 360_000 }, () => {
         ]);
         return x.status === 200 && y.status === 200;
       });
+      // haproxy's check (the replica's /health/ready) takes the dead node's replica out.
+      await eventually('haproxy marks replica2 DOWN and serves every call', async () => {
+        if ((await front().states()).replica2 !== 'DOWN') return false;
+        const through = await Promise.all(Array.from({ length: THROUGH_BALANCER }, () => call(front(), 'Session/ping', {}, session.access_token)));
+        return through.every((a) => a.status === 200);
+      });
       await cluster.nodes[1]?.start();
       await eventually(
         "the restarted node's replica is ready and serves",
         async () => (await ready(replica(1))) === 200 && (await call(replica(1), 'Session/ping', {}, session.access_token)).status === 200,
       );
+      await front().allUp();
     } finally {
       loading = false;
       await Promise.all(load);
     }
     const all = answers.flat();
     assert.equal(internalErrors(all), 0, `internal errors under load: ${faults(all.filter((a) => a.status === 500)).join(' ')}`);
-    for (const a of all) assert.ok([200, 503].includes(a.status), `only successes and 503 under load, not ${a.status} ${JSON.stringify(a.body)}`);
+    // The balancer kept the survivors' replicas in while Galera evicted the dead node (a slow
+    // check is not a failed one: haproxy.cfg's `timeout check`): its client never met haproxy's
+    // own "no server is available" page, only the replicas' answers.
+    const fromHaproxy = (answers[3] ?? []).filter((a) => a.body.not_json !== undefined);
+    assert.equal(fromHaproxy.length, 0, `haproxy answered by itself: ${JSON.stringify(fromHaproxy.slice(0, 3))}`);
+    answers.forEach((client, i) => {
+      for (const a of client) assert.ok([200, 503].includes(a.status), `only successes and 503 under load, client ${i}: ${a.status} ${JSON.stringify(a.body)}`);
+    });
   });
 
   test("quorum loss: with 2 of 3 nodes gone the survivor's replica is not ready and calls answer 503", async () => {
@@ -231,9 +370,15 @@ describe('3 replicas on a 3-node Galera cluster', { timeout: 360_000 }, () => {
     const refused = await call(replica(0), 'Session/login', { login: 'root', password: rootPassword, realm: 'admin' });
     assert.equal(refused.status, 503, JSON.stringify(refused.body));
     assert.equal(refused.body.faultcode, 'Server.Unavailable');
+    // Through haproxy too: no replica can take it (a replica's 503, or haproxy's once all are out).
+    const balanced = await call(front(), 'Session/login', { login: 'root', password: rootPassword, realm: 'admin' });
+    assert.equal(balanced.status, 503, JSON.stringify(balanced.body));
     // The operator bootstraps the survivor as the new Primary component: ready again.
     await cluster.nodes[0]?.query("SET GLOBAL wsrep_provider_options='pc.bootstrap=YES'");
     await eventually("the survivor's replica is ready again", async () => (await ready(replica(0))) === 200);
     await ok(replica(0), 'Session/login', { login: 'root', password: rootPassword, realm: 'admin' });
+    // haproxy's check puts it back: clients reach it through the balancer again.
+    await eventually('haproxy marks replica1 UP', async () => (await front().states()).replica1 === 'UP');
+    await ok(front(), 'Session/login', { login: 'root', password: rootPassword, realm: 'admin' });
   });
 });

@@ -6,9 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { packageRoot } from '../../src/paths.js';
+import { trackFolder, trackProcess, untrackFolder } from './cleanup.js';
 
 /**
- * A 3-node MariaDB Galera cluster on loopback for `npm run test:cluster`:
+ * A 3-node MariaDB Galera cluster on loopback for `npm run test:cluster` and
+ * `BENCH_CLUSTER=1 npm run bench`:
  * own data folders under one temporary folder, own ports (free ones the OS
  * hands out, so it never meets the shared MariaDB on 3306 or a second run),
  * started with the shipped deploy/galera/billing-auth.cnf so CI tests exactly
@@ -26,23 +28,7 @@ const SETTINGS = join(packageRoot, 'deploy/galera/billing-auth.cnf');
 const serverUser = process.getuid?.() === 0 ? 'mysql' : undefined;
 const userArgs = serverUser ? [`--user=${serverUser}`] : [];
 
-/** Everything started here, so an exit hook can end it whatever happened. */
-const running = new Set<ChildProcess>();
-const folders = new Set<string>();
-function cleanUp(): void {
-  for (const child of running) child.kill('SIGKILL');
-  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
-}
-process.on('exit', cleanUp);
-// The test runner's timeout or CI's `timeout` ends this process with a signal: clean up first.
-for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
-  process.once(signal, () => {
-    cleanUp();
-    process.exit(1);
-  });
-}
-
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -63,6 +49,8 @@ export interface GaleraNode {
   start(options?: { newCluster?: boolean }): Promise<void>;
   /** `kill -9`: no goodbye to the cluster. */
   kill(): Promise<void>;
+  /** A connection of its own to this node (the caller ends it), e.g. to hold a transaction open. */
+  connect(): Promise<mysql.Connection>;
   /** A statement on this node (a fresh connection each time). */
   query<T = Record<string, unknown>>(sql: string): Promise<T[]>;
   /** SHOW GLOBAL STATUS value (wsrep_cluster_status, wsrep_local_state, ...). */
@@ -79,7 +67,7 @@ export interface Cluster {
 
 export async function startCluster(size = 3): Promise<Cluster> {
   const root = mkdtempSync(join(tmpdir(), 'billing-auth-galera-'));
-  folders.add(root);
+  trackFolder(root);
   chmodSync(root, 0o755);
   const ports = await Promise.all(Array.from({ length: size * 4 }, () => freePort()));
   const galeraPorts = ports.slice(size, 2 * size);
@@ -99,7 +87,7 @@ export async function startCluster(size = 3): Promise<Cluster> {
     async close() {
       await Promise.all(nodes.map((n) => n.kill()));
       rmSync(root, { recursive: true, force: true });
-      folders.delete(root);
+      untrackFolder(root);
     },
   };
   try {
@@ -115,15 +103,45 @@ export async function startCluster(size = 3): Promise<Cluster> {
   }
 }
 
+/**
+ * One MariaDB server started the same way and with the same settings, minus
+ * Galera (`wsrep_on=OFF`, no provider): what `BENCH_CLUSTER=single` compares
+ * the cluster with, on the same machine in the same conditions.
+ */
+export async function startStandalone(): Promise<Cluster> {
+  const root = mkdtempSync(join(tmpdir(), 'billing-auth-mariadb-'));
+  trackFolder(root);
+  chmodSync(root, 0o755);
+  const node = galeraNode('single', join(root, 'single'), { port: await freePort() });
+  const server: Cluster = {
+    nodes: [node],
+    root,
+    async close() {
+      await node.kill();
+      rmSync(root, { recursive: true, force: true });
+      untrackFolder(root);
+    },
+  };
+  try {
+    await node.start();
+    return server;
+  } catch (err) {
+    await server.close();
+    throw new Error(`MariaDB did not start: ${String(err)}\n${node.log()}`, { cause: err });
+  }
+}
+
+/** A Galera node's ports; only `port` for a standalone server. */
 interface NodePorts {
   port: number;
-  galera: number;
-  ist: number;
-  sst: number;
-  clusterAddress: string;
+  galera?: number;
+  ist?: number;
+  sst?: number;
+  clusterAddress?: string;
 }
 
 function galeraNode(name: string, dir: string, ports: NodePorts): GaleraNode {
+  const galera = ports.clusterAddress !== undefined;
   const datadir = join(dir, 'data');
   const errorLog = join(dir, 'error.log');
   let child: ChildProcess | undefined;
@@ -156,6 +174,7 @@ function galeraNode(name: string, dir: string, ports: NodePorts): GaleraNode {
     name,
     port: ports.port,
     url: (database) => `mysql://root@127.0.0.1:${ports.port}/${database}`,
+    connect,
     query,
     status,
     log,
@@ -174,24 +193,28 @@ function galeraNode(name: string, dir: string, ports: NodePorts): GaleraNode {
         '--innodb-buffer-pool-size=32M',
         '--innodb-log-file-size=16M',
         '--max-connections=200',
-        `--wsrep-cluster-address=${ports.clusterAddress}`,
-        `--wsrep-node-address=127.0.0.1:${ports.galera}`,
-        `--wsrep-node-name=${name}`,
-        `--wsrep-sst-receive-address=127.0.0.1:${ports.sst}`,
-        `--wsrep-provider-options=base_port=${ports.galera};gmcast.listen_addr=tcp://127.0.0.1:${ports.galera};ist.recv_addr=127.0.0.1:${ports.ist};gcache.size=64M`,
-        ...(options.newCluster ? ['--wsrep-new-cluster'] : []),
+        ...(galera
+          ? [
+              `--wsrep-cluster-address=${ports.clusterAddress}`,
+              `--wsrep-node-address=127.0.0.1:${ports.galera}`,
+              `--wsrep-node-name=${name}`,
+              `--wsrep-sst-receive-address=127.0.0.1:${ports.sst}`,
+              `--wsrep-provider-options=base_port=${ports.galera};gmcast.listen_addr=tcp://127.0.0.1:${ports.galera};ist.recv_addr=127.0.0.1:${ports.ist};gcache.size=64M`,
+              ...(options.newCluster ? ['--wsrep-new-cluster'] : []),
+            ]
+          : ['--wsrep-on=OFF', '--wsrep-provider=none']),
       ];
       // A node killed with -9 left a grastate without a position: it rejoins by a full state transfer.
       child = spawn(MARIADBD, args, { stdio: 'ignore' });
-      running.add(child);
+      trackProcess(child);
       const started = child;
-      started.on('exit', () => running.delete(started));
       const deadline = Date.now() + 120_000;
       for (;;) {
         if (started.exitCode !== null || started.signalCode !== null) throw new Error(`${name} exited while starting:\n${log()}`);
-        const state = await status('wsrep_local_state').catch(() => undefined);
+        if (!galera && (await query('SELECT 1').then(() => true, () => false))) return;
+        const state = galera ? await status('wsrep_local_state').catch(() => undefined) : undefined;
         if (state === '4' && (await status('wsrep_ready').catch(() => undefined)) === 'ON') return;
-        if (Date.now() > deadline) throw new Error(`${name} was not Synced within 120 s:\n${log()}`);
+        if (Date.now() > deadline) throw new Error(`${name} was not ${galera ? 'Synced' : 'up'} within 120 s:\n${log()}`);
         await new Promise((r) => setTimeout(r, 250));
       }
     },
