@@ -5,7 +5,7 @@ import type { Transaction } from './writer.js';
 export type GuardScope = 'login' | 'ip';
 
 /** No attempt takes this long: claims older than this, with nothing changed since, were made by calls that died. */
-const STALE_CLAIM_MS = 60_000;
+export const STALE_CLAIM_MS = 60_000;
 
 export interface GuardRow {
   scope: GuardScope;

@@ -52,7 +52,7 @@ export default defineMethod<Params, Result>({
   ],
   async handler(params, ctx) {
     const hash = sha256(params.mfa_token);
-    const found = await waitingForSlots(() => ctx.app.db.writer.transaction((ex) => authenticate(ctx, hash, ex)));
+    const found = await waitingForSlots(ctx, () => ctx.app.db.writer.transaction((ex) => authenticate(ctx, hash, ex)));
     if (found instanceof Fault) throw found;
     try {
       return await checkCode(ctx, params, { hash, ...found });
