@@ -25,8 +25,10 @@ export interface Attempt {
   succeeded(trx?: Transaction): Promise<void>;
   /**
    * Call in `finally`: gives the slot back if no outcome was reported (the
-   * call failed for another reason), so a slot can never leak and leave the
-   * counter full without a lock.
+   * call failed for another reason), or if the one reported rolled back for
+   * good (a failure is then counted on its own), so a slot can never leak and
+   * leave the counter full without a lock; and waits for the outcome's Redis
+   * steps, which follow its commit.
    */
   abandon(): Promise<void>;
 }
@@ -37,10 +39,10 @@ function rateLimited(windowEnd: number, now: number, message?: string): Fault {
 
 /**
  * Every free slot of a counter is held by attempts still being evaluated
- * (none of them a failure yet): thrown by `claimAttempt` so that the caller's
+ * (none of them a failure yet): thrown while claiming so that the claim
  * transaction rolls back whole, and `waitingForSlots` tries again.
  */
-export class SlotsInFlight extends Error {
+class SlotsInFlight extends Error {
   constructor() {
     super('every brute-force slot is held by attempts in flight');
   }
@@ -96,20 +98,22 @@ async function releaseUnreported(ctx: CallContext): Promise<void> {
 }
 
 /**
- * Runs `claim` (a transaction that claims an attempt) until it is not
- * refused for attempts in flight: a right password or code is never refused
- * because others were being checked beside it, only because of failures.
- * Waits outside any transaction, with jittered backoff; real time, not the
- * service clock, since it bounds how long a caller hangs. Past SLOT_WAIT_MS
- * it refuses as a lock would, for a second. A claim that fails any other way
- * gives back what it claimed in Redis (the database rolled back its part).
+ * Runs `claim` until it is not refused for attempts in flight: a right
+ * password or code is never refused because others were being checked
+ * beside it, only because of failures. Waits outside any transaction, with
+ * jittered backoff; real time, not the service clock, since it bounds how
+ * long a caller hangs. Past SLOT_WAIT_MS it refuses as a lock would, for a
+ * second. A claim that ends in anything but an Attempt gives back what it
+ * claimed in Redis (the database rolled back its part, or committed its
+ * release with a refusal).
  */
-export async function waitingForSlots<T>(ctx: CallContext, claim: () => Promise<T>): Promise<T> {
+async function waitingForSlots(ctx: CallContext, claim: () => Promise<Attempt | Fault>): Promise<Attempt> {
   const deadline = Date.now() + SLOT_WAIT_MS;
   for (let pause = SLOT_POLL_FIRST_MS; ; pause = Math.min(pause * 2, SLOT_POLL_MAX_MS)) {
     try {
       const claimed = await claim();
-      // A refusal (a Fault) left nothing claimed; an Attempt owns its claims from here on.
+      if (claimed instanceof Fault) throw claimed;
+      // The Attempt owns its claims from here on.
       calls.get(ctx)?.unreported.clear();
       return claimed;
     } catch (err) {
@@ -135,9 +139,7 @@ export async function waitingForSlots<T>(ctx: CallContext, claim: () => Promise<
  * per-login counter stays a row: only attempts on one login share it.
  */
 export async function guardAttempt(ctx: CallContext, realm: string, loginKey: string): Promise<Attempt> {
-  const claimed = await waitingForSlots(ctx, () => ctx.app.db.writer.transaction((ex) => claimAttempt(ctx, realm, loginKey, ex)));
-  if (claimed instanceof Fault) throw claimed;
-  return claimed;
+  return waitingForSlots(ctx, () => claimScopes(ctx, [ipScope(ctx), ['login', `${realm}:${loginKey}`, ctx.app.config.LOCKOUT_THRESHOLD]]));
 }
 
 /**
@@ -146,11 +148,7 @@ export async function guardAttempt(ctx: CallContext, realm: string, loginKey: st
  * applies them to codes. There is no login to lock: a wrong token names none.
  */
 export async function guardIpAttempt(ctx: CallContext): Promise<Attempt> {
-  const claimed = await waitingForSlots(ctx, () =>
-    redisOf(ctx.app) ? claimScopes(ctx, [ipScope(ctx)], undefined) : ctx.app.db.writer.transaction((ex) => claimScopes(ctx, [ipScope(ctx)], ex)),
-  );
-  if (claimed instanceof Fault) throw claimed;
-  return claimed;
+  return waitingForSlots(ctx, () => claimScopes(ctx, [ipScope(ctx)]));
 }
 
 /**
@@ -177,16 +175,6 @@ export async function hitLoginRate(ctx: CallContext, trx: Transaction | undefine
 
 type Scope = [GuardScope, string, number];
 const ipScope = (ctx: CallContext): Scope => ['ip', ctx.ip, ctx.app.config.LOCKOUT_IP_THRESHOLD];
-
-/**
- * `guardAttempt` inside the caller's transaction. A refusal is returned, not
- * thrown, so that the caller commits the hit and the given-back slots before
- * throwing it. Slots held only by attempts in flight throw SlotsInFlight
- * instead: run the caller's transaction under `waitingForSlots`.
- */
-export async function claimAttempt(ctx: CallContext, realm: string, loginKey: string, trx: Transaction): Promise<Attempt | Fault> {
-  return claimScopes(ctx, [ipScope(ctx), ['login', `${realm}:${loginKey}`, ctx.app.config.LOCKOUT_THRESHOLD]], trx);
-}
 
 /**
  * Where one counter lives: the per-IP one in Redis when REDIS_URL is set, the
@@ -235,106 +223,158 @@ function counterFor(ctx: CallContext, [scope, key, threshold]: Scope): Counter {
   };
 }
 
-async function claimScopes(ctx: CallContext, scopes: Scope[], trx: Transaction | undefined): Promise<Attempt | Fault> {
-  const { app } = ctx;
-  const now = app.clock.now();
-  const { config } = app;
+type Claimed = Array<{ scope: GuardScope; counter: Counter }>;
 
-  const limited = await hitLoginRate(ctx, trx);
-  if (limited) return limited;
-
-  const claimed: Array<{ scope: GuardScope; counter: Counter }> = [];
-  for (const scope of scopes) {
-    const counter = counterFor(ctx, scope);
+/**
+ * Claims a slot of each counter in turn. A refusal for a lock gives back the
+ * database slots claimed so far in `trx` and is returned (so the transaction
+ * commits it with the hit); one for attempts in flight throws SlotsInFlight
+ * (the transaction rolls back). Redis claims are given back by waitingForSlots.
+ */
+async function claimEach(ctx: CallContext, counters: Claimed, trx: Transaction | undefined): Promise<Fault | undefined> {
+  const now = ctx.app.clock.now();
+  for (const [i, { counter }] of counters.entries()) {
     const claim = await counter.claim(now, trx);
-    if (!claim.ok) {
-      // The database part rolls back (SlotsInFlight) or commits (a lock) with the transaction; Redis claims are given back now.
-      for (const c of claimed) if (!c.counter.inDatabase || claim.locked) await c.counter.release(now, trx);
-      // Rolls back the hit and the slots claimed so far: the retry counts them again.
-      if (!claim.locked) throw new SlotsInFlight();
-      const until = claim.lockedUntil && claim.lockedUntil > now ? claim.lockedUntil : now + config.LOCKOUT_DURATION;
-      return new Fault('Server.Session.cannot_login_brute_force_activity', undefined, { retry_after: retryAfterSeconds(until, now) });
-    }
-    claimed.push({ scope: scope[0], counter });
+    if (claim.ok) continue;
+    if (!claim.locked) throw new SlotsInFlight();
+    // Give back what this attempt already claimed: it was never evaluated.
+    for (const c of counters.slice(0, i)) if (c.counter.inDatabase) await c.counter.release(now, trx);
+    const until = claim.lockedUntil && claim.lockedUntil > now ? claim.lockedUntil : now + ctx.app.config.LOCKOUT_DURATION;
+    return new Fault('Server.Session.cannot_login_brute_force_activity', undefined, { retry_after: retryAfterSeconds(until, now) });
   }
-  return attemptOf(ctx, claimed);
+  return undefined;
 }
 
 /**
- * The Attempt over the claimed counters. Its outcome counts only once the
- * transaction it was reported in committed: one that rolled back (and was
- * not run again, e.g. it answered 503 when the retry bound ran out) leaves the
- * slots claimed, and `abandon` gives them back then, not a minute later.
- *
- * Redis steps of an outcome run in the order of the database ones, after
- * them; Redis failing there is logged and leaves its claim to expire as
- * stale (STALE_CLAIM_MS): never given back early, so Redis going away can
- * never let a guess through uncounted, and never undoes the database part.
+ * The rate windows, then a slot of every counter. What lives in Redis is
+ * claimed first, outside any database transaction (a transaction must not
+ * wait for another server while it holds its locks: on SQLite that is the
+ * whole file's write lock); then the database counters, in one short
+ * transaction (with the rate windows when they are rows).
  */
-function attemptOf(ctx: CallContext, claimed: Array<{ scope: GuardScope; counter: Counter }>): Attempt {
+async function claimScopes(ctx: CallContext, scopes: Scope[]): Promise<Attempt | Fault> {
   const { app } = ctx;
-  /** The transaction the outcome was reported in, and whether it committed. */
-  let reported: { trx: Transaction | undefined; committed: Promise<boolean> } | undefined;
+  const counters: Claimed = scopes.map((scope) => ({ scope: scope[0], counter: counterFor(ctx, scope) }));
+  const inRedis = counters.filter((c) => !c.counter.inDatabase);
+  const inDatabase = counters.filter((c) => c.counter.inDatabase);
+  const ratesInRedis = redisOf(app) !== undefined;
+  if (ratesInRedis) {
+    const refused = (await hitLoginRate(ctx, undefined)) ?? (await claimEach(ctx, inRedis, undefined));
+    if (refused) return refused;
+  }
+  if (inDatabase.length > 0 || !ratesInRedis) {
+    const refused = await app.db.writer.transaction(async (ex) => {
+      // Rolled back with the slots when they are in flight: the retry counts the hit again.
+      if (!ratesInRedis) {
+        const limited = await hitLoginRate(ctx, ex);
+        if (limited) return limited;
+      }
+      return claimEach(ctx, inDatabase, ex);
+    });
+    if (refused) return refused;
+  }
+  return attemptOf(ctx, counters);
+}
+
+type Outcome = 'failed' | 'passed' | 'succeeded';
+
+/**
+ * The Attempt over the claimed counters.
+ *
+ * An outcome counts once the transaction it was reported in commits. One
+ * reported in a transaction that rolled back counts for nothing: the same
+ * transaction run again reports it again, and if it is not run again (it
+ * answered 503 when the retry bound ran out, or failed otherwise) `abandon`
+ * settles the attempt at once rather than leaving its slots held until they
+ * go stale: a failure is still counted (the guess was evaluated, NIST SP
+ * 800-63B 5.2.2), anything else gives its slots back.
+ *
+ * Redis steps never run inside a database transaction: they follow its
+ * commit (or `abandon`), so a transaction never holds its locks while it
+ * waits for another server. Redis failing there is logged and leaves the
+ * claim to expire as stale (STALE_CLAIM_MS): never given back early, so Redis
+ * going away can never let a guess through uncounted.
+ */
+function attemptOf(ctx: CallContext, claimed: Claimed): Attempt {
+  const { app } = ctx;
+  const database = claimed.filter((c) => c.counter.inDatabase).map((c) => c.counter);
+  const redis = claimed.filter((c) => !c.counter.inDatabase).map((c) => c.counter);
+  const step: Record<Outcome, (c: Counter, trx: Transaction | undefined) => Promise<unknown>> = {
+    failed: (c, t) => c.failed(app.clock.now(), t),
+    passed: (c, t) => c.release(app.clock.now(), t),
+    succeeded: (c, t) => c.succeeded(app.clock.now(), t),
+  };
+
+  const inRedis = async (outcome: Outcome): Promise<void> => {
+    for (const counter of redis) {
+      try {
+        await step[outcome](counter, undefined);
+      } catch (err) {
+        ctx.log.error({ err: { message: (err as Error).message } }, 'redis: a brute-force claim stays held until it expires');
+      }
+    }
+  };
+
+  /** The last outcome reported: whether its transaction committed, and its Redis steps once it did. */
+  let reported: { outcome: Outcome; trx: Transaction | undefined; committed: Promise<boolean>; redisDone: Promise<void> } | undefined;
   let settled = false;
 
-  const isSettled = async (trx: Transaction | undefined) => {
-    if (settled) return true;
-    if (!reported) return false;
-    if (trx !== undefined && reported.trx === trx) throw new Error('an attempt reports one outcome per transaction');
-    settled = await reported.committed;
-    return settled;
-  };
-
-  const inRedis = async <T>(step: () => Promise<T>): Promise<T | undefined> => {
-    try {
-      return await step();
-    } catch (err) {
-      ctx.log.error({ err: { message: (err as Error).message } }, 'redis: a brute-force claim stays held until it expires');
-      return undefined;
+  /** Runs the database steps of `outcome` in `trx`, or in a transaction of their own (then the Redis steps at once). */
+  const report = async (outcome: Outcome, trx: Transaction | undefined): Promise<unknown[]> => {
+    if (settled) return [];
+    if (reported) {
+      if (reported.trx !== undefined && reported.trx === trx) throw new Error('an attempt reports one outcome per transaction');
+      // Committed: this attempt is settled. Rolled back: this report replaces it (the transaction run again, or what the caller did next).
+      if (await reported.committed) return [];
     }
-  };
-
-  /** Runs `act` on every claimed counter, database ones in `trx` (or a transaction of their own), Redis ones after them. */
-  const report = async <T>(trx: Transaction | undefined, act: (c: Counter, t: Transaction | undefined) => Promise<T>): Promise<Array<T | undefined>> => {
-    if (await isSettled(trx)) return [];
-    const database = claimed.filter((c) => c.counter.inDatabase);
     const run = async (t: Transaction | undefined) => {
-      const results = new Map<Counter, T | undefined>();
-      for (const { counter } of database) results.set(counter, await act(counter, t));
+      const results: unknown[] = [];
+      for (const counter of database) results.push(await step[outcome](counter, t));
       return results;
     };
-    let results: Map<Counter, T | undefined>;
     if (trx !== undefined) {
-      reported = { trx, committed: committed(trx) };
-      results = await run(trx);
-    } else if (database.length > 0) {
-      const own = app.db.writer.transaction((ex) => run(ex));
-      reported = { trx: undefined, committed: own.then(() => true, () => false) };
-      results = await own;
-    } else {
-      results = new Map();
-      reported = { trx: undefined, committed: Promise.resolve(true) };
+      const done = committed(trx);
+      reported = { outcome, trx, committed: done, redisDone: done.then((ok) => (ok ? inRedis(outcome) : undefined)) };
+      return run(trx);
     }
-    for (const { counter } of claimed) if (!counter.inDatabase) results.set(counter, await inRedis(() => act(counter, undefined)));
-    return claimed.map(({ counter }) => results.get(counter));
+    try {
+      const results = database.length > 0 ? await app.db.writer.transaction(run) : [];
+      reported = { outcome, trx, committed: Promise.resolve(true), redisDone: inRedis(outcome) };
+      await reported.redisDone;
+      return results;
+    } catch (err) {
+      reported = { outcome, trx, committed: Promise.resolve(false), redisDone: Promise.resolve() };
+      throw err;
+    }
   };
+
+  const loginLock = (results: unknown[]): number | undefined =>
+    results.find((until, i) => database[i] === claimed.find((c) => c.scope === 'login')?.counter && until !== undefined) as number | undefined;
 
   return {
     async failed(trx) {
-      const locks = await report(trx, (c, t) => c.failed(app.clock.now(), t));
-      return locks.find((until, i) => claimed[i]?.scope === 'login' && until !== undefined);
+      return loginLock(await report('failed', trx));
     },
     async passed(trx) {
-      await report(trx, (c, t) => c.release(app.clock.now(), t));
+      await report('passed', trx);
     },
     async succeeded(trx) {
-      await report(trx, (c, t) => c.succeeded(app.clock.now(), t));
+      await report('succeeded', trx);
     },
     async abandon() {
-      if (await isSettled(undefined)) return;
-      // The outcome (if any) rolled back: give every slot back, in a transaction of its own.
+      if (settled) return;
+      const last = reported;
+      if (last && (await last.committed)) {
+        settled = true;
+        await last.redisDone;
+        return;
+      }
+      // Nothing reported, or its transaction rolled back for good: settle in a transaction of its own.
       reported = undefined;
-      await report(undefined, (c, t) => c.release(app.clock.now(), t));
+      const outcome: Outcome = last?.outcome === 'failed' ? 'failed' : 'passed';
+      const lockedUntil = loginLock(await report(outcome, undefined));
+      // Its audit rows rolled back with the transaction the caller reported in; the lock itself holds.
+      if (lockedUntil !== undefined) ctx.log.warn({ until: new Date(lockedUntil).toISOString() }, 'a login locked by a failure counted after its transaction gave up');
       settled = true;
     },
   };

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Secret, TOTP } from 'otpauth';
-import { buildTestApp, wrappingPasswordChecks, type TestApp } from '../helpers/app.js';
+import { buildTestApp, guardStores, storeOverrides, wrappingPasswordChecks, type TestApp } from '../helpers/app.js';
 import { databaseTargets } from '../helpers/databases.js';
 import { call, loginRoot, rest, type RestAnswer } from '../helpers/rpc.js';
 
@@ -16,8 +16,8 @@ const code = (secret: string, at: number) => new TOTP({ secret: Secret.fromBase3
 const summary = (answers: RestAnswer[]) => JSON.stringify(answers.map((a) => a.body.faultcode ?? a.body.status));
 const loggedIn = (a: RestAnswer) => a.status === 200 && typeof a.body.access_token === 'string';
 
-for (const target of databaseTargets()) {
-  describe(`brute-force counters under parallel attempts [${target}]`, () => {
+for (const target of databaseTargets()) for (const store of guardStores()) {
+  describe(`brute-force counters under parallel attempts [${target}, counters in ${store}]`, () => {
     let t: TestApp;
     let root: string;
     /** A representative whose admin-set password was already changed by its owner. */
@@ -30,7 +30,7 @@ for (const target of databaseTargets()) {
     const loginAs = (login: string, password: string) => rest(t.app, 'Session/login', { login, password, realm: 'representative' });
 
     before(async () => {
-      t = await buildTestApp(target, { BCRYPT_COST: 8, LOCKOUT_IP_THRESHOLD: 50, RATE_LIMIT_LOGIN: 100_000 });
+      t = await buildTestApp(target, { ...storeOverrides(store), BCRYPT_COST: 8, LOCKOUT_IP_THRESHOLD: 50, RATE_LIMIT_LOGIN: 100_000 });
       root = await loginRoot(t.app);
     });
     after(async () => {
@@ -75,7 +75,7 @@ for (const target of databaseTargets()) {
     });
   });
 
-  describe(`code checks under parallel attempts [${target}]`, () => {
+  describe(`code checks under parallel attempts [${target}, counters in ${store}]`, () => {
     let t: TestApp;
     let root: string;
     /** A vendor enrolled in 2FA: its secret, and a fresh mfa_token of the next step. */
@@ -89,7 +89,7 @@ for (const target of databaseTargets()) {
 
     before(async () => {
       // A low per-IP threshold: the parallel code checks below are more than it.
-      t = await buildTestApp(target, { LOCKOUT_IP_THRESHOLD: 5, RATE_LIMIT_LOGIN: 100_000 });
+      t = await buildTestApp(target, { ...storeOverrides(store), LOCKOUT_IP_THRESHOLD: 5, RATE_LIMIT_LOGIN: 100_000 });
       root = await loginRoot(t.app);
     });
     after(async () => {
