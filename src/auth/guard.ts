@@ -374,7 +374,8 @@ function attemptOf(ctx: CallContext, claimed: Claimed): Attempt {
       const outcome: Outcome = last?.outcome === 'failed' ? 'failed' : 'passed';
       const lockedUntil = loginLock(await report(outcome, undefined));
       // Its audit rows rolled back with the transaction the caller reported in; the lock itself holds.
-      if (lockedUntil !== undefined) ctx.log.warn({ until: new Date(lockedUntil).toISOString() }, 'a login locked by a failure counted after its transaction gave up');
+      if (lockedUntil !== undefined)
+        ctx.log.warn({ until: new Date(lockedUntil).toISOString() }, 'a login locked by a failure counted after its transaction gave up');
       settled = true;
     },
   };

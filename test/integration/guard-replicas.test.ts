@@ -63,7 +63,13 @@ for (const target of databaseTargets()) {
       const { result: answers, evaluated } = await countingChecks([a, b], () =>
         Promise.all(Array.from({ length: 50 }, (_, i) => login(i % 2 ? a : b, 'raced', `Wrong-${i}-x`))),
       );
-      if (process.env.DEBUG_GUARD) console.log([...a.logs, ...b.logs].filter((l) => l.includes('"level":50')).slice(0, 3).join('\n'));
+      if (process.env.DEBUG_GUARD)
+        console.log(
+          [...a.logs, ...b.logs]
+            .filter((l) => l.includes('"level":50'))
+            .slice(0, 3)
+            .join('\n'),
+        );
       assert.ok(evaluated >= 1 && evaluated <= a.config.LOCKOUT_THRESHOLD, `${evaluated} evaluated: ${summary(answers)}`);
       assert.equal(answers.filter((x) => x.body.faultcode === 'Server.Session.auth_failed').length, evaluated);
       assert.equal(answers.filter((x) => x.body.faultcode === 'Server.Session.cannot_login_brute_force_activity').length, 50 - evaluated, summary(answers));

@@ -19,7 +19,9 @@ for (const target of databaseTargets()) {
       await knex.migrate.latest({ migrationSource });
       assert.equal(await knex.schema.hasTable('session_changes'), false);
 
-      while (((await knex.migrate.list({ migrationSource })) as [Array<{ name: string }>, unknown])[0].some((m) => (m.name ?? m) === '014_drop_session_changes'))
+      while (
+        ((await knex.migrate.list({ migrationSource })) as [Array<{ name: string }>, unknown])[0].some((m) => (m.name ?? m) === '014_drop_session_changes')
+      )
         await knex.migrate.down({ migrationSource });
       assert.equal(await knex.schema.hasTable('session_changes'), true);
       assert.deepEqual(await knex('session_changes').select(), []);

@@ -25,31 +25,32 @@ interface Suite {
  * are the ones read from the mails.
  */
 function describeWithMail(title: string, body: (get: () => Suite) => void, overrides: Overrides = {}, stores: GuardStore[] = ['database']): void {
-  for (const target of databaseTargets()) for (const store of stores) {
-    describe(`${title} [${target}${store === 'database' ? '' : `, counters in ${store}`}]`, () => {
-      let suite: Suite | undefined;
-      before(async () => {
-        const smtp = new TestSmtp();
-        await smtp.start();
-        const t = await buildTestApp(target, {
-          ...storeOverrides(store),
-          SMTP_URL: smtp.url,
-          PASSWORD_RESET_URL: RESET_URL,
-          NOTIFY_BRAND: 'Panda',
-          ...overrides,
+  for (const target of databaseTargets())
+    for (const store of stores) {
+      describe(`${title} [${target}${store === 'database' ? '' : `, counters in ${store}`}]`, () => {
+        let suite: Suite | undefined;
+        before(async () => {
+          const smtp = new TestSmtp();
+          await smtp.start();
+          const t = await buildTestApp(target, {
+            ...storeOverrides(store),
+            SMTP_URL: smtp.url,
+            PASSWORD_RESET_URL: RESET_URL,
+            NOTIFY_BRAND: 'Panda',
+            ...overrides,
+          });
+          suite = { t, smtp, root: await loginRoot(t.app) };
         });
-        suite = { t, smtp, root: await loginRoot(t.app) };
+        after(async () => {
+          await suite?.t.close();
+          await suite?.smtp.stop();
+        });
+        body(() => {
+          if (!suite) throw new Error('suite not built');
+          return suite;
+        });
       });
-      after(async () => {
-        await suite?.t.close();
-        await suite?.smtp.stop();
-      });
-      body(() => {
-        if (!suite) throw new Error('suite not built');
-        return suite;
-      });
-    });
-  }
+    }
 }
 
 /** A vendor (2FA off unless asked) whose admin-set password `Reset-pass1` must still be changed. */
