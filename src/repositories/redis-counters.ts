@@ -102,7 +102,8 @@ function withCommands(redis: Redis): GuardRedis {
   return redis as GuardRedis;
 }
 
-const keysOf = (scope: string, key: string) => [`guard:${scope}:${key}`, `guard:${scope}:${key}:claims`] as const;
+// One hash tag for both keys of a counter: a script touches both, and a Redis Cluster wants them in one slot.
+const keysOf = (scope: string, key: string) => [`guard:{${scope}:${key}}`, `guard:{${scope}:${key}}:claims`] as const;
 
 export type RedisClaim = { ok: true } | { ok: false; locked: true; lockedUntil: number } | { ok: false; locked: false };
 

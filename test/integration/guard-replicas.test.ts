@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { lockDuration } from '../../src/domain/lockout.js';
+import { STALE_CLAIM_MS } from '../../src/repositories/login-guards.js';
+import { createRedisCounters } from '../../src/repositories/redis-counters.js';
 import { buildTestApp, describeEachGuardStore, type TestApp } from '../helpers/app.js';
 import { databaseTargets, type TargetName } from '../helpers/databases.js';
 import { startFreezableProxy } from '../helpers/freezable-proxy.js';
@@ -187,3 +190,47 @@ describeEachGuardStore(
   },
   { DB_RETRY_TIME: '50ms' },
 );
+
+describe('the per-IP counter in Redis, step by step', { skip: testRedisUrl() ? false : 'TEST_REDIS_URL is not set' }, () => {
+  let t: TestApp;
+  before(async () => {
+    t = await buildTestApp('sqlite', { ...redisOverrides(), LOCKOUT_DURATION: '1m', LOCKOUT_MAX: '5m' });
+  });
+  after(async () => t?.close());
+
+  test('locks double from LOCKOUT_DURATION up to LOCKOUT_MAX, as rows do; repeated steps count once; stale claims expire', async () => {
+    const counters = createRedisCounters(t.app.redis!);
+    const lock = { base: t.config.LOCKOUT_DURATION, max: t.config.LOCKOUT_MAX };
+    let now = 1_000_000_000_000;
+    const lengths: number[] = [];
+    for (let n = 1; n <= 5; n++) {
+      let until: number | undefined;
+      for (let i = 0; i < 3; i++) {
+        const id = `attempt-${n}-${i}`;
+        assert.deepEqual(await counters.claim('ip', '192.0.2.7', 3, id, now), { ok: true });
+        assert.deepEqual(await counters.claim('ip', '192.0.2.7', 3, id, now), { ok: true }, 'a claim repeated is held once');
+        until = await counters.failed('ip', '192.0.2.7', 3, id, now, lock);
+        assert.equal(await counters.failed('ip', '192.0.2.7', 3, id, now, lock), undefined, 'an outcome repeated changes nothing');
+      }
+      assert.ok(until !== undefined);
+      lengths.push(until - now);
+      assert.deepEqual(await counters.claim('ip', '192.0.2.7', 3, `locked-${n}`, now + 1), { ok: false, locked: true, lockedUntil: until });
+      now = until;
+    }
+    assert.deepEqual(
+      lengths,
+      [1, 2, 3, 4, 5].map((n) => lockDuration(n, lock.base, lock.max)),
+    );
+    assert.deepEqual(lengths, [60_000, 120_000, 240_000, 300_000, 300_000]);
+
+    // Claims of calls that died free their slots after STALE_CLAIM_MS.
+    for (let i = 0; i < 3; i++) assert.deepEqual(await counters.claim('ip', '192.0.2.8', 3, `dying-${i}`, now), { ok: true });
+    assert.deepEqual(await counters.claim('ip', '192.0.2.8', 3, 'next', now), { ok: false, locked: false });
+    assert.deepEqual(await counters.claim('ip', '192.0.2.8', 3, 'next', now + STALE_CLAIM_MS + 1), { ok: true });
+
+    // A call counts once in its rate window however often it asks.
+    const windowed = [];
+    for (const id of ['a', 'b', 'a', 'c', 'd', 'b']) windowed.push((await counters.hit('login:192.0.2.9', 60_000, 2, id, now)).hits);
+    assert.deepEqual(windowed, [1, 2, 1, 3, 3, 2]);
+  });
+});
