@@ -47,13 +47,15 @@ const SLOT_POLL_MAX_MS = 200;
 interface CallGuard {
   id: string;
   unreported: Set<string>;
+  /** The call's hit in each Redis rate window: asked again (it waited for slots), it is not counted again. */
+  hits: Map<string, { hits: number; windowEnd: number }>;
 }
 
 const calls = new WeakMap<CallContext, CallGuard>();
 
 function callGuard(ctx: CallContext): CallGuard {
   let guard = calls.get(ctx);
-  if (!guard) calls.set(ctx, (guard = { id: randomUUID(), unreported: new Set() }));
+  if (!guard) calls.set(ctx, (guard = { id: randomUUID(), unreported: new Set(), hits: new Map() }));
   return guard;
 }
 
@@ -136,21 +138,27 @@ export async function guardIpAttempt(ctx: CallContext): Promise<Attempt> {
  * Counts one call in the client IP's window of RATE_LIMIT_LOGIN calls per
  * minute, which every password and code check shares. Returns the refusal
  * (not thrown, so that the caller commits the hit before throwing it). In
- * Redis a call counts once however often its transaction runs.
+ * Redis (never inside a transaction) a call counts once however often it
+ * asks, as the rows count a hit rolled back with a claim that waits only once.
  */
 export async function hitLoginRate(ctx: CallContext, trx: Transaction | undefined): Promise<Fault | undefined> {
   const { app } = ctx;
   const now = app.clock.now();
   const redis = redisOf(app);
-  const hit = (key: string, limit: number) =>
-    redis ? redis.hit(key, RATE_WINDOW_MS, limit, callGuard(ctx).id, now) : app.repos.rateWindows.hit(key, RATE_WINDOW_MS, now, trx);
+  const hit = async (key: string) => {
+    if (!redis) return app.repos.rateWindows.hit(key, RATE_WINDOW_MS, now, trx);
+    const { hits } = callGuard(ctx);
+    let counted = hits.get(key);
+    if (!counted) hits.set(key, (counted = await redis.hit(key, RATE_WINDOW_MS, now)));
+    return counted;
+  };
   // A portal client names its end users' IPs: its own window bounds what it can spread over them.
   if (ctx.portalClientId !== undefined) {
-    const portal = await hit(`portal:${ctx.portalClientId}`, app.config.PORTAL_RATE_LIMIT);
+    const portal = await hit(`portal:${ctx.portalClientId}`);
     if (portal.hits > app.config.PORTAL_RATE_LIMIT)
       return rateLimited(portal.windowEnd, now, 'Too many password or code checks through this portal client (PORTAL_RATE_LIMIT); try again later');
   }
-  const rate = await hit(`login:${ctx.ip}`, app.config.RATE_LIMIT_LOGIN);
+  const rate = await hit(`login:${ctx.ip}`);
   return rate.hits > app.config.RATE_LIMIT_LOGIN ? rateLimited(rate.windowEnd, now) : undefined;
 }
 

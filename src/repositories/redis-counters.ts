@@ -16,7 +16,8 @@ import { STALE_CLAIM_MS } from './login-guards.js';
  * repeat: these steps run inside database transactions that may be run again
  * whole after contention (retry.ts), and Redis does not roll back with them.
  * A claim already held is held once; an outcome for a claim already resolved
- * changes nothing; a call counts once in a rate window.
+ * changes nothing. (A call counts once in a rate window because it asks once:
+ * see auth/guard.ts.)
  *
  * Times are the service clock's (passed in), so tests can move them; only the
  * expiry of keys (PEXPIRE) is Redis's own, and is always longer than what the
@@ -61,22 +62,18 @@ redis.call('DEL', KEYS[1])
 return 1
 `;
 
-/** A hash per window: call id -> its ordinal, so a call asking again gets its own count back. */
+/** One counter per window; it expires with the window. */
 const HIT = `
-local mine = redis.call('HGET', KEYS[1], ARGV[1])
-if mine then return tonumber(mine) end
-local n = redis.call('HLEN', KEYS[1])
-if n > tonumber(ARGV[2]) then return n end
-redis.call('HSET', KEYS[1], ARGV[1], n + 1)
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return n + 1
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n
 `;
 
 interface GuardCommands {
   guardClaim(state: string, claims: string, id: string, now: number, threshold: number, staleBefore: number, claimsTtl: number): Promise<[number, number]>;
   guardFail(state: string, claims: string, id: string, now: number, threshold: number, lockBase: number, lockMax: number, keep: number): Promise<number>;
   guardSucceed(state: string, claims: string, id: string): Promise<number>;
-  rateHit(window: string, id: string, cap: number, ttl: number): Promise<number>;
+  rateHit(window: string, ttl: number): Promise<number>;
 }
 
 type GuardRedis = Redis & GuardCommands;
@@ -137,14 +134,10 @@ export function createRedisCounters(client: Redis) {
       await redis.guardSucceed(state, claims, id);
     },
 
-    /**
-     * Counts call `id` in the window of `key` containing `now` (once, however
-     * often it asks); returns its ordinal in the window. Past `limit` nothing
-     * more is stored: every further call is over it anyway.
-     */
-    async hit(key: string, windowMs: number, limit: number, id: string, now: number): Promise<{ hits: number; windowEnd: number }> {
+    /** Counts one hit in the window of `key` containing `now`; returns the hits so far in it. */
+    async hit(key: string, windowMs: number, now: number): Promise<{ hits: number; windowEnd: number }> {
       const windowStart = now - (now % windowMs);
-      const hits = await redis.rateHit(`rate:${key}:${windowStart}`, id, limit, windowMs);
+      const hits = await redis.rateHit(`rate:{${key}}:${windowStart}`, windowMs);
       return { hits, windowEnd: windowStart + windowMs };
     },
   };
