@@ -12,12 +12,12 @@ import { STALE_CLAIM_MS } from './login-guards.js';
  *
  *     failures + claims in flight <= threshold, while not locked
  *
- * Each step names the attempt (or the call) it is for, which makes it safe to
- * repeat: these steps run inside database transactions that may be run again
- * whole after contention (retry.ts), and Redis does not roll back with them.
- * A claim already held is held once; an outcome for a claim already resolved
- * changes nothing. (A call counts once in a rate window because it asks once:
- * see auth/guard.ts.)
+ * Each counter step names the attempt it is for, which makes it safe to
+ * repeat (Redis does not roll back with a database transaction, and a claim
+ * is asked again while it waits for slots): a claim already held is held
+ * once; an outcome for a claim already resolved changes nothing. These steps
+ * never run inside a database transaction (see auth/guard.ts, auth/attempt.ts).
+ * A call counts once in a rate window because it asks once (auth/guard.ts).
  *
  * Times are the service clock's (passed in), so tests can move them; only the
  * expiry of keys (PEXPIRE) is Redis's own, and is always longer than what the
