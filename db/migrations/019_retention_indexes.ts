@@ -4,8 +4,8 @@ import type { Knex } from 'knex';
  * Indexes the housekeeping job (src/plugins/housekeeping.ts) finds its rows
  * by: each batch is a range read on one of these, then a DELETE by primary
  * key, so neither reads (nor, on InnoDB, locks) more than the batch it
- * deletes. `audit_log.at`, `password_resets.expires_at` and
- * `session_changes.created_at` were indexed already.
+ * deletes. `audit_log.at` and `password_resets.expires_at` were
+ * indexed already.
  *
  * What each costs on the write paths: `sessions.expires_at` is written once
  * per session, `sessions.revoked_at` once when it ends; `mfa_challenges` and

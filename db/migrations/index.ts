@@ -12,6 +12,7 @@ import * as m010 from './010_imported_password_hashes.js';
 import * as m011 from './011_password_resets.js';
 import * as m012 from './012_portal_clients.js';
 import * as m013 from './013_portabilling_session_secret.js';
+import * as m014 from './014_drop_session_changes.js';
 import * as m019 from './019_retention_indexes.js';
 
 /**
@@ -33,6 +34,7 @@ const migrations: Record<string, Knex.Migration> = {
   '011_password_resets': m011,
   '012_portal_clients': m012,
   '013_portabilling_session_secret': m013,
+  '014_drop_session_changes': m014,
   '019_retention_indexes': m019,
 };
 

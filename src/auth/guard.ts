@@ -1,37 +1,18 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
 import { lockDuration, retryAfterSeconds } from '../domain/lockout.js';
-import type { GuardRow, GuardScope } from '../repositories/login-guards.js';
+import type { GuardScope } from '../repositories/login-guards.js';
+import { createRedisCounters, type RedisCounters } from '../repositories/redis-counters.js';
 import { Fault } from '../rpc/faults.js';
 import type { CallContext } from '../rpc/registry.js';
 import type { Transaction } from '../repositories/writer.js';
+import { attemptOf, type Attempt, type Claimed, type Counter } from './attempt.js';
+
+export type { Attempt } from './attempt.js';
 
 const RATE_WINDOW_MS = 60_000;
-
-/**
- * A claimed attempt: exactly one of its outcomes is reported. Each outcome
- * takes the caller's transaction, so that it commits with what it concludes
- * (a success with its session), or runs in one of its own.
- */
-export interface Attempt {
-  /** Wrong password or code. Returns the lock end when this failure locked the login. */
-  failed(trx?: Transaction): Promise<number | undefined>;
-  /** Right password, another factor still to come. */
-  passed(trx?: Transaction): Promise<void>;
-  /** Fully logged in. */
-  succeeded(trx?: Transaction): Promise<void>;
-  /**
-   * Call in `finally`: gives the slot back if no outcome was reported (the
-   * call failed for another reason), so a slot can never leak and leave the
-   * counter full without a lock.
-   */
-  abandon(): Promise<void>;
-}
-
-function bruteForce(row: GuardRow | undefined, now: number, fallbackMs: number): Fault {
-  const until = row?.locked_until && row.locked_until > now ? row.locked_until : now + fallbackMs;
-  return new Fault('Server.Session.cannot_login_brute_force_activity', undefined, { retry_after: retryAfterSeconds(until, now) });
-}
 
 function rateLimited(windowEnd: number, now: number, message?: string): Fault {
   return new Fault('Client.Request.rate_limited', message, { retry_after: retryAfterSeconds(windowEnd, now) });
@@ -39,10 +20,10 @@ function rateLimited(windowEnd: number, now: number, message?: string): Fault {
 
 /**
  * Every free slot of a counter is held by attempts still being evaluated
- * (none of them a failure yet): thrown by `claimAttempt` so that the caller's
+ * (none of them a failure yet): thrown while claiming so that the claim
  * transaction rolls back whole, and `waitingForSlots` tries again.
  */
-export class SlotsInFlight extends Error {
+class SlotsInFlight extends Error {
   constructor() {
     super('every brute-force slot is held by attempts in flight');
   }
@@ -58,19 +39,68 @@ const SLOT_POLL_FIRST_MS = 10;
 const SLOT_POLL_MAX_MS = 200;
 
 /**
- * Runs `claim` (a transaction that claims an attempt) until it is not
- * refused for attempts in flight: a right password or code is never refused
- * because others were being checked beside it, only because of failures.
- * Waits outside any transaction, with jittered backoff; real time, not the
- * service clock, since it bounds how long a caller hangs. Past SLOT_WAIT_MS
- * it refuses as a lock would, for a second.
+ * The state of one call's guard in Redis, which does not roll back with the
+ * database: the call's id (its claims and rate hits are named by it, so a
+ * claim transaction run again counts them once) and the Redis claims it holds
+ * that no Attempt has taken over yet, given back if the claim fails.
  */
-export async function waitingForSlots<T>(claim: () => Promise<T>): Promise<T> {
+interface CallGuard {
+  id: string;
+  unreported: Set<string>;
+  /** The call's hit in each Redis rate window: asked again (it waited for slots), it is not counted again. */
+  hits: Map<string, { hits: number; windowEnd: number }>;
+}
+
+const calls = new WeakMap<CallContext, CallGuard>();
+
+function callGuard(ctx: CallContext): CallGuard {
+  let guard = calls.get(ctx);
+  if (!guard) calls.set(ctx, (guard = { id: randomUUID(), unreported: new Set(), hits: new Map() }));
+  return guard;
+}
+
+const redisCounters = new WeakMap<Redis, RedisCounters>();
+
+/** The per-IP counters and rate windows in Redis when REDIS_URL is set, else undefined (they are rows). */
+function redisOf(app: FastifyInstance): RedisCounters | undefined {
+  const { redis } = app;
+  if (!redis) return undefined;
+  let counters = redisCounters.get(redis);
+  if (!counters) redisCounters.set(redis, (counters = createRedisCounters(redis)));
+  return counters;
+}
+
+/** Gives back the Redis claims of a claim transaction that did not produce an Attempt. */
+async function releaseUnreported(ctx: CallContext): Promise<void> {
+  const guard = calls.get(ctx);
+  const redis = redisOf(ctx.app);
+  if (!guard || !redis) return;
+  const keys = [...guard.unreported];
+  guard.unreported.clear();
+  await Promise.all(keys.map((key) => redis.release('ip', key, guard.id)));
+}
+
+/**
+ * Runs `claim` until it is not refused for attempts in flight: a right
+ * password or code is never refused because others were being checked
+ * beside it, only because of failures. Waits outside any transaction, with
+ * jittered backoff; real time, not the service clock, since it bounds how
+ * long a caller hangs. Past SLOT_WAIT_MS it refuses as a lock would, for a
+ * second. A claim that ends in anything but an Attempt gives back what it
+ * claimed in Redis (the database rolled back its part, or committed its
+ * release with a refusal).
+ */
+async function waitingForSlots(ctx: CallContext, claim: () => Promise<Attempt | Fault>): Promise<Attempt> {
   const deadline = Date.now() + SLOT_WAIT_MS;
   for (let pause = SLOT_POLL_FIRST_MS; ; pause = Math.min(pause * 2, SLOT_POLL_MAX_MS)) {
     try {
-      return await claim();
+      const claimed = await claim();
+      if (claimed instanceof Fault) throw claimed;
+      // The Attempt owns its claims from here on.
+      calls.get(ctx)?.unreported.clear();
+      return claimed;
     } catch (err) {
+      await releaseUnreported(ctx);
       if (!(err instanceof SlotsInFlight)) throw err;
       if (Date.now() >= deadline) throw new Fault('Server.Session.cannot_login_brute_force_activity', undefined, { retry_after: 1 });
     }
@@ -85,11 +115,14 @@ export async function waitingForSlots<T>(claim: () => Promise<T>): Promise<T> {
  * failure counters. A locked login is refused before its password is
  * looked at, whether or not the password is right, and an unknown login is
  * counted and locked the same way, so the answers reveal nothing.
+ *
+ * With REDIS_URL the per-IP counter and the rate windows are in Redis (see
+ * repositories/redis-counters.ts): every login through one balancer or portal
+ * server shares them, and as rows they would make those logins contend. The
+ * per-login counter stays a row: only attempts on one login share it.
  */
 export async function guardAttempt(ctx: CallContext, realm: string, loginKey: string): Promise<Attempt> {
-  const claimed = await waitingForSlots(() => ctx.app.db.writer.transaction((ex) => claimAttempt(ctx, realm, loginKey, ex)));
-  if (claimed instanceof Fault) throw claimed;
-  return claimed;
+  return waitingForSlots(ctx, () => claimScopes(ctx, [ipScope(ctx), ['login', `${realm}:${loginKey}`, ctx.app.config.LOCKOUT_THRESHOLD]]));
 }
 
 /**
@@ -98,99 +131,122 @@ export async function guardAttempt(ctx: CallContext, realm: string, loginKey: st
  * applies them to codes. There is no login to lock: a wrong token names none.
  */
 export async function guardIpAttempt(ctx: CallContext): Promise<Attempt> {
-  const claimed = await waitingForSlots(() => ctx.app.db.writer.transaction((ex) => claimScopes(ctx, [ipScope(ctx)], ex)));
-  if (claimed instanceof Fault) throw claimed;
-  return claimed;
+  return waitingForSlots(ctx, () => claimScopes(ctx, [ipScope(ctx)]));
 }
 
 /**
  * Counts one call in the client IP's window of RATE_LIMIT_LOGIN calls per
  * minute, which every password and code check shares. Returns the refusal
- * (not thrown, so that the caller commits the hit before throwing it).
+ * (not thrown, so that the caller commits the hit before throwing it). In
+ * Redis (never inside a transaction) a call counts once however often it
+ * asks, as the rows count a hit rolled back with a claim that waits only once.
  */
-export async function hitLoginRate(ctx: CallContext, trx: Transaction): Promise<Fault | undefined> {
+export async function hitLoginRate(ctx: CallContext, trx: Transaction | undefined): Promise<Fault | undefined> {
   const { app } = ctx;
   const now = app.clock.now();
+  const redis = redisOf(app);
+  const hit = async (key: string) => {
+    if (!redis) return app.repos.rateWindows.hit(key, RATE_WINDOW_MS, now, trx);
+    const { hits } = callGuard(ctx);
+    let counted = hits.get(key);
+    if (!counted) hits.set(key, (counted = await redis.hit(key, RATE_WINDOW_MS, now)));
+    return counted;
+  };
   // A portal client names its end users' IPs: its own window bounds what it can spread over them.
   if (ctx.portalClientId !== undefined) {
-    const portal = await app.repos.rateWindows.hit(`portal:${ctx.portalClientId}`, RATE_WINDOW_MS, now, trx);
+    const portal = await hit(`portal:${ctx.portalClientId}`);
     if (portal.hits > app.config.PORTAL_RATE_LIMIT)
       return rateLimited(portal.windowEnd, now, 'Too many password or code checks through this portal client (PORTAL_RATE_LIMIT); try again later');
   }
-  const rate = await app.repos.rateWindows.hit(`login:${ctx.ip}`, RATE_WINDOW_MS, now, trx);
+  const rate = await hit(`login:${ctx.ip}`);
   return rate.hits > app.config.RATE_LIMIT_LOGIN ? rateLimited(rate.windowEnd, now) : undefined;
 }
 
 type Scope = [GuardScope, string, number];
 const ipScope = (ctx: CallContext): Scope => ['ip', ctx.ip, ctx.app.config.LOCKOUT_IP_THRESHOLD];
 
-/**
- * `guardAttempt` inside the caller's transaction. A refusal is returned, not
- * thrown, so that the caller commits the hit and the given-back slots before
- * throwing it. Slots held only by attempts in flight throw SlotsInFlight
- * instead: run the caller's transaction under `waitingForSlots`.
- */
-export async function claimAttempt(ctx: CallContext, realm: string, loginKey: string, trx: Transaction): Promise<Attempt | Fault> {
-  return claimScopes(ctx, [ipScope(ctx), ['login', `${realm}:${loginKey}`, ctx.app.config.LOCKOUT_THRESHOLD]], trx);
+function counterFor(ctx: CallContext, [scope, key, threshold]: Scope): Counter {
+  const { app } = ctx;
+  const { config } = app;
+  const lockMs = (n: number) => lockDuration(n, config.LOCKOUT_DURATION, config.LOCKOUT_MAX);
+  const redis = scope === 'ip' ? redisOf(app) : undefined;
+  if (redis) {
+    const guard = callGuard(ctx);
+    return {
+      inDatabase: false,
+      async claim(now) {
+        guard.unreported.add(key);
+        return redis.claim(scope, key, threshold, guard.id, now);
+      },
+      failed: (now) => redis.failed(scope, key, threshold, guard.id, now, { base: config.LOCKOUT_DURATION, max: config.LOCKOUT_MAX }),
+      release: () => redis.release(scope, key, guard.id),
+      succeeded: () => redis.succeeded(scope, key, guard.id),
+    };
+  }
+  const guards = app.repos.loginGuards;
+  return {
+    inDatabase: true,
+    async claim(now, trx) {
+      const claim = await guards.claim(scope, key, threshold, now, trx);
+      if (claim.ok) return claim;
+      const until = claim.row?.locked_until;
+      return { ok: false, locked: claim.locked, lockedUntil: until == null ? undefined : Number(until) };
+    },
+    failed: (now, trx) => guards.failed(scope, key, threshold, now, lockMs, trx),
+    release: (now, trx) => guards.release(scope, key, now, trx),
+    succeeded: (now, trx) => guards.succeeded(scope, key, now, trx),
+  };
 }
 
-async function claimScopes(ctx: CallContext, scopes: Scope[], trx: Transaction): Promise<Attempt | Fault> {
-  const { app } = ctx;
-  const now = app.clock.now();
-  const { config } = app;
-  const guards = app.repos.loginGuards;
-
-  const limited = await hitLoginRate(ctx, trx);
-  if (limited) return limited;
-
-  const lockMs = (n: number) => lockDuration(n, config.LOCKOUT_DURATION, config.LOCKOUT_MAX);
-  const claimed: Scope[] = [];
-  for (const [scope, key, threshold] of scopes) {
-    const claim = await guards.claim(scope, key, threshold, now, trx);
-    if (!claim.ok) {
-      // Rolls back the hit and the slots claimed so far: the retry counts them again.
-      if (!claim.locked) throw new SlotsInFlight();
-      // Give back what this attempt already claimed: it was never evaluated.
-      for (const [s, k] of claimed) await guards.release(s, k, now, trx);
-      return bruteForce(claim.row, now, config.LOCKOUT_DURATION);
-    }
-    claimed.push([scope, key, threshold]);
+/**
+ * Claims a slot of each counter in turn. A refusal for a lock gives back the
+ * database slots claimed so far in `trx` and is returned (so the transaction
+ * commits it with the hit); one for attempts in flight throws SlotsInFlight
+ * (the transaction rolls back). Redis claims are given back by waitingForSlots.
+ */
+async function claimEach(ctx: CallContext, counters: Claimed, trx: Transaction | undefined): Promise<Fault | undefined> {
+  const now = ctx.app.clock.now();
+  for (const [i, { counter }] of counters.entries()) {
+    const claim = await counter.claim(now, trx);
+    if (claim.ok) continue;
+    if (!claim.locked) throw new SlotsInFlight();
+    // Give back what this attempt already claimed: it was never evaluated.
+    for (const c of counters.slice(0, i)) if (c.counter.inDatabase) await c.counter.release(now, trx);
+    const until = claim.lockedUntil && claim.lockedUntil > now ? claim.lockedUntil : now + ctx.app.config.LOCKOUT_DURATION;
+    return new Fault('Server.Session.cannot_login_brute_force_activity', undefined, { retry_after: retryAfterSeconds(until, now) });
   }
+  return undefined;
+}
 
-  let settled = false;
-  // Every outcome touches all claimed counters together: in the caller's transaction, or one of its own.
-  const forEachClaimed = <T>(trx: Transaction | undefined, act: (scope: GuardScope, key: string, threshold: number, t: Transaction) => Promise<T>) =>
-    app.db.writer.within(trx, async (t) => {
-      const results: T[] = [];
-      for (const [scope, key, threshold] of claimed) results.push(await act(scope, key, threshold, t));
-      return results;
+/**
+ * The rate windows, then a slot of every counter. What lives in Redis is
+ * claimed first, outside any database transaction (a transaction must not
+ * wait for another server while it holds its locks: on SQLite that is the
+ * whole file's write lock); then the database counters, in one short
+ * transaction (with the rate windows when they are rows).
+ */
+async function claimScopes(ctx: CallContext, scopes: Scope[]): Promise<Attempt | Fault> {
+  const { app } = ctx;
+  const counters: Claimed = scopes.map((scope) => ({ scope: scope[0], counter: counterFor(ctx, scope) }));
+  const inRedis = counters.filter((c) => !c.counter.inDatabase);
+  const inDatabase = counters.filter((c) => c.counter.inDatabase);
+  const ratesInRedis = redisOf(app) !== undefined;
+  if (ratesInRedis) {
+    const refused = (await hitLoginRate(ctx, undefined)) ?? (await claimEach(ctx, inRedis, undefined));
+    if (refused) return refused;
+  }
+  if (inDatabase.length > 0 || !ratesInRedis) {
+    const refused = await app.db.writer.transaction(async (ex) => {
+      // Rolled back with the slots when they are in flight: the retry counts the hit again.
+      if (!ratesInRedis) {
+        const limited = await hitLoginRate(ctx, ex);
+        if (limited) return limited;
+      }
+      return claimEach(ctx, inDatabase, ex);
     });
-  const release = async (trx?: Transaction) => {
-    await forEachClaimed(trx, (scope, key, _threshold, t) => guards.release(scope, key, app.clock.now(), t));
-  };
-  return {
-    async failed(trx) {
-      settled = true;
-      const locks = await forEachClaimed(trx, async (scope, key, threshold, t) => {
-        const until = await guards.failed(scope, key, threshold, app.clock.now(), lockMs, t);
-        return scope === 'login' ? until : undefined;
-      });
-      return locks.find((until) => until !== undefined);
-    },
-    async passed(trx) {
-      settled = true;
-      await release(trx);
-    },
-    async succeeded(trx) {
-      settled = true;
-      await forEachClaimed(trx, (scope, key, _threshold, t) => guards.succeeded(scope, key, app.clock.now(), t));
-    },
-    async abandon() {
-      if (settled) return;
-      settled = true;
-      await release();
-    },
-  };
+    if (refused) return refused;
+  }
+  return attemptOf(ctx, counters);
 }
 
 /** Forgets the failures of a login (an admin reset its 2FA key or password). */

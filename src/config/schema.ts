@@ -243,7 +243,7 @@ export const configSchema = {
       minimum: 1,
       default: 20,
       description:
-        'Session/login, Session/verify_otp, Session/change_password, TwoFactor code checks, Session/request_password_reset and Session/reset_password per client IP per minute (shared by all replicas through the database).',
+        'Session/login, Session/verify_otp, Session/change_password, TwoFactor code checks, Session/request_password_reset and Session/reset_password per client IP per minute (shared by all replicas: in the database, or in Redis when REDIS_URL is set).',
     },
     PASSWORD_RESET_TTL: {
       type: 'string',
@@ -270,7 +270,7 @@ export const configSchema = {
       maximum: 1_000_000,
       default: 1200,
       description:
-        'Password and code checks per portal client per minute, over all the end-user IPs it names (shared by all replicas through the database); each end-user IP still counts towards RATE_LIMIT_LOGIN.',
+        'Password and code checks per portal client per minute, over all the end-user IPs it names (shared by all replicas: in the database, or in Redis when REDIS_URL is set); each end-user IP still counts towards RATE_LIMIT_LOGIN.',
     },
     SMTP_URL: {
       type: 'string',

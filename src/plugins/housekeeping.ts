@@ -22,14 +22,12 @@ const LOGIN_RATE_WINDOW_MS = 60_000;
 const CLOCK_MARGIN_MS = 60_000;
 /** A guard row untouched this long with nothing counted in it is what a missing row means (see below). */
 const IDLE_GUARD_MS = 10 * 60_000;
-/** How long the retired session change feed (migration 006) kept its rows. */
-const SESSION_CHANGES_KEPT_MS = 3_600_000;
 
 /**
  * What each table keeps and for how long (README, Retention). Every rule
  * compares with `now` from the service clock, on an indexed column.
  */
-function rules(app: FastifyInstance, now: number, legacyFeed: boolean): PruneRule[] {
+function rules(app: FastifyInstance, now: number): PruneRule[] {
   const { config } = app;
   const list: PruneRule[] = [];
   if (config.SESSION_RETENTION > 0) {
@@ -77,14 +75,6 @@ function rules(app: FastifyInstance, now: number, legacyFeed: boolean): PruneRul
     const before = now - config.AUDIT_RETENTION;
     list.push({ name: 'audit_log', table: 'audit_log', key: ['i_event'], deletable: (q) => q.where('at', '<', before) });
   }
-  // Written by versions before the feed was retired, still read by one in a rolling upgrade for an hour.
-  if (legacyFeed)
-    list.push({
-      name: 'session_changes',
-      table: 'session_changes',
-      key: ['seq'],
-      deletable: (q) => q.where('created_at', '<', now - SESSION_CHANGES_KEPT_MS),
-    });
   return list;
 }
 
@@ -98,14 +88,12 @@ function rules(app: FastifyInstance, now: number, legacyFeed: boolean): PruneRul
 export default fp(
   async (app) => {
     const { config } = app;
-    let legacyFeed: boolean | undefined;
 
     async function runOnce(limits: Partial<PruneLimits> = {}): Promise<Record<string, number>> {
       const effective = { ...DEFAULT_LIMITS, ...limits };
-      legacyFeed ??= await app.db.knex.schema.hasTable('session_changes');
       const deleted: Record<string, number> = {};
       const now = app.clock.now();
-      for (const rule of rules(app, now, legacyFeed)) {
+      for (const rule of rules(app, now)) {
         const n = await prune(app.db, rule, effective, (rows) => app.metrics.housekeepingDeleted(rule.name, rows));
         if (n > 0) deleted[rule.name] = (deleted[rule.name] ?? 0) + n;
       }

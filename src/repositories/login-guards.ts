@@ -5,7 +5,7 @@ import type { Transaction } from './writer.js';
 export type GuardScope = 'login' | 'ip';
 
 /** No attempt takes this long: claims older than this, with nothing changed since, were made by calls that died. */
-const STALE_CLAIM_MS = 60_000;
+export const STALE_CLAIM_MS = 60_000;
 
 export interface GuardRow {
   scope: GuardScope;
@@ -105,11 +105,18 @@ export function createLoginGuardsRepository({ knex, writer }: Database) {
     /** Reserves one attempt, or says why not (see ClaimRefusal). */
     async claim(scope: GuardScope, key: string, threshold: number, now: number, trx?: Transaction): Promise<{ ok: true } | ({ ok: false } & ClaimRefusal)> {
       return writer.within(trx, async (ex) => {
-        await ex.run(ensure, { scope, key, now });
-        if ((await ex.run(take, { scope, key, threshold, now, staleBefore: now - STALE_CLAIM_MS })) === 1) return { ok: true };
-        const row = await ex.first<GuardRow>(read, { scope, key });
-        const locked = row?.locked_until != null && Number(row.locked_until) > now;
-        return locked ? { ok: false, locked: true, row } : { ok: false, locked: false, row };
+        const values = { scope, key, threshold, now, staleBefore: now - STALE_CLAIM_MS };
+        // The row usually exists: UPDATE it first, so that parallel claims queue on its lock. (INSERT
+        // IGNORE first would take a shared lock on it that two claims then both want to upgrade: a deadlock.)
+        if ((await ex.run(take, values)) === 1) return { ok: true };
+        let row = await ex.first<GuardRow>(read, { scope, key });
+        if (!row) {
+          await ex.run(ensure, { scope, key, now });
+          if ((await ex.run(take, values)) === 1) return { ok: true };
+          row = await ex.first<GuardRow>(read, { scope, key });
+        }
+        if (row && row.locked_until != null && Number(row.locked_until) > now) return { ok: false, locked: true, row };
+        return { ok: false, locked: false, row };
       });
     },
 

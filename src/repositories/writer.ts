@@ -5,10 +5,13 @@ import { retrying, type RetryPolicy } from './retry.js';
 import type { Statement, Values } from './statements.js';
 
 const EXECUTOR: unique symbol = Symbol('executor');
+const COMMITTED: unique symbol = Symbol('committed');
 
 /** Runs compiled statements inside one open transaction. */
 export interface Executor {
   readonly [EXECUTOR]: true;
+  /** Resolves once the transaction ended: true when it committed, false when it rolled back. Never rejects. */
+  readonly [COMMITTED]: Promise<boolean>;
   /** Rows the statement changed (for an UPDATE on MySQL: rows it matched). */
   run(statement: Statement, values?: Values): Promise<number>;
   first<T>(statement: Statement, values?: Values): Promise<T | undefined>;
@@ -40,11 +43,29 @@ const NO_VALUES: Values = {};
 
 export const isExecutor = (trx: Transaction): trx is Executor => EXECUTOR in trx;
 
+/** Whether a knex transaction committed: knex settles its execution promise after COMMIT or ROLLBACK. */
+const knexCommitted = (trx: Knex.Transaction): Promise<boolean> =>
+  trx.executionPromise.then(
+    () => true,
+    () => false,
+  );
+
+/**
+ * Resolves once `trx` ended: true when it committed, false when it rolled
+ * back (a transaction run again after contention is a new one). Never
+ * rejects. For what must happen only if a write really took effect, such as
+ * an attempt's outcome that, rolled back, must give its slot back.
+ */
+export function committed(trx: Transaction): Promise<boolean> {
+  return isExecutor(trx) ? trx[COMMITTED] : knexCommitted(trx);
+}
+
 /** Statements inside a knex transaction (the cold paths that already hold one). */
 function knexExecutor(trx: Knex.Transaction, dialect: Dialect): Executor {
   const raw = (statement: Statement, values: Values) => trx.raw(statement.sql, statement.bind(values) as Knex.RawBinding[]);
   return {
     [EXECUTOR]: true,
+    [COMMITTED]: knexCommitted(trx),
     async run(statement, values = NO_VALUES) {
       const result = (await raw(statement, values)) as unknown;
       return dialect === 'sqlite' ? (result as { changes: number }).changes : (result as [{ affectedRows: number }])[0].affectedRows;
@@ -78,6 +99,13 @@ interface Job {
   reject: (err: unknown) => void;
 }
 
+/** A promise and its resolver: the outcome of one job, told to whoever holds its executor. */
+function outcome(): { promise: Promise<boolean>; settle: (committed: boolean) => void } {
+  let settle!: (committed: boolean) => void;
+  const promise = new Promise<boolean>((resolve) => (settle = resolve));
+  return { promise, settle };
+}
+
 /**
  * SQLite: statements run synchronously on knex's single connection, so a
  * transaction holds it for microseconds, not across event-loop turns as a
@@ -98,8 +126,10 @@ export function sqliteWriter(knex: Knex): Writer {
   const client = knex.client as { acquireConnection(): Promise<SqliteConnection>; releaseConnection(c: SqliteConnection): unknown };
   // The connection keeps its statements prepared (see connection.ts).
   const prepare = (conn: SqliteConnection, statement: Statement): BetterSqlite3.Statement => conn.prepare(statement.sql);
-  const executor = (conn: SqliteConnection): Executor => ({
+  // One per job: each job commits (its savepoint released, then the batch's COMMIT) or rolls back on its own.
+  const executor = (conn: SqliteConnection, committed: Promise<boolean>): Executor => ({
     [EXECUTOR]: true,
+    [COMMITTED]: committed,
     async run(statement, values = NO_VALUES) {
       return prepare(conn, statement).run(statement.bind(values).map(sqliteValue)).changes;
     },
@@ -114,13 +144,14 @@ export function sqliteWriter(knex: Knex): Writer {
   /** One database transaction for every job queued so far. */
   async function runBatch(jobs: Job[]): Promise<void> {
     const settled: Array<() => void> = [];
+    const outcomes = jobs.map(() => outcome());
     let conn: SqliteConnection | undefined;
     try {
       conn = await client.acquireConnection();
-      const ex = executor(conn);
       conn.prepare('BEGIN IMMEDIATE').run();
       try {
-        for (const job of jobs) {
+        for (const [i, job] of jobs.entries()) {
+          const ex = executor(conn, outcomes[i]!.promise);
           conn.prepare('SAVEPOINT job').run();
           try {
             const value = await job.fn(ex);
@@ -129,6 +160,7 @@ export function sqliteWriter(knex: Knex): Writer {
           } catch (err) {
             conn.prepare('ROLLBACK TO job').run();
             conn.prepare('RELEASE job').run();
+            outcomes[i]!.settle(false);
             settled.push(() => job.reject(err));
           }
         }
@@ -138,11 +170,14 @@ export function sqliteWriter(knex: Knex): Writer {
         throw err;
       }
     } catch (err) {
+      for (const o of outcomes) o.settle(false);
       for (const job of jobs) job.reject(err);
       return;
     } finally {
       if (conn) client.releaseConnection(conn);
     }
+    // A job rolled back to its savepoint was settled false above; settling again changes nothing.
+    for (const o of outcomes) o.settle(true);
     for (const settle of settled) settle();
   }
 

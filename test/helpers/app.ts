@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/config/load.js';
 import type { Config, ConfigKey } from '../../src/config/schema.js';
 import { TestClock } from './clock.js';
 import { createTestDatabase, databaseTargets, type TargetName, type TestDatabase } from './databases.js';
+import { redisOverrides, testRedisUrl } from './redis.js';
 
 export const ROOT_PASSWORD = 'Root-pass-1';
 
@@ -90,6 +91,45 @@ export function describeEachDatabase(title: string, body: (get: () => TestApp, t
         return t;
       }, target);
     });
+  }
+}
+
+/** Where the per-IP brute-force counter and the rate windows live: rows, and Redis too when TEST_REDIS_URL is set (CI sets it). */
+export type GuardStore = 'database' | 'redis';
+
+export function guardStores(): GuardStore[] {
+  return testRedisUrl() ? ['database', 'redis'] : ['database'];
+}
+
+/** The overrides that put an app's per-IP counters in `store` (Redis: a key prefix of its own). */
+export const storeOverrides = (store: GuardStore): Overrides => (store === 'redis' ? redisOverrides() : {});
+
+/** `describeEachDatabase`, once more per storage target with the per-IP counters and rate windows in Redis. */
+export function describeEachGuardStore(
+  title: string,
+  body: (get: () => TestApp, target: TargetName, store: GuardStore) => void,
+  overrides: Overrides = {},
+): void {
+  for (const target of databaseTargets()) {
+    for (const store of guardStores()) {
+      describe(`${title} [${target}, counters in ${store}]`, () => {
+        let t: TestApp | undefined;
+        before(async () => {
+          t = await buildTestApp(target, { ...storeOverrides(store), ...overrides });
+        });
+        after(async () => {
+          await t?.close();
+        });
+        body(
+          () => {
+            if (!t) throw new Error('test app not built');
+            return t;
+          },
+          target,
+          store,
+        );
+      });
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { isIP, connect } from 'node:net';
 import { test } from 'node:test';
-import { describeEachDatabase, ROOT_PASSWORD, type TestApp } from '../helpers/app.js';
+import { describeEachGuardStore, ROOT_PASSWORD, type TestApp } from '../helpers/app.js';
 
 let unknown = 0;
 /**
@@ -30,7 +30,7 @@ let forged = 0;
 /** A fresh address a client could put at the left of its own X-Forwarded-For. */
 const forgedIp = () => `192.0.2.${++forged % 250}`;
 
-describeEachDatabase(
+describeEachGuardStore(
   'client IP: TRUST_PROXY=true is one proxy, not the client’s own header',
   (get) => {
     test('the right-most X-Forwarded-For entry is the client; a forged left-most one is ignored', async () => {
@@ -119,7 +119,7 @@ describeEachDatabase(
   { TRUST_PROXY: 'true', RATE_LIMIT_LOGIN: 3 },
 );
 
-describeEachDatabase(
+describeEachGuardStore(
   'client IP: TRUST_PROXY lists the proxies',
   (get) => {
     test('behind the listed proxies, the right-most unlisted address is the client', async () => {
@@ -148,7 +148,7 @@ describeEachDatabase(
   { TRUST_PROXY: '10.0.0.0/8', LOCKOUT_IP_THRESHOLD: 3 },
 );
 
-describeEachDatabase(
+describeEachGuardStore(
   'client IP: TRUST_PROXY as a hop count',
   (get) => {
     test('with two proxies, the second address from the right is the client', async () => {

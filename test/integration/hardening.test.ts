@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { codeAt } from '../../src/domain/totp/totp.js';
-import { describeEachDatabase, ROOT_PASSWORD } from '../helpers/app.js';
+import { describeEachDatabase, describeEachGuardStore, ROOT_PASSWORD } from '../helpers/app.js';
 import { call, firstLogin, login, loginRoot, rest, rpcRaw } from '../helpers/rpc.js';
 
 type Answer = Record<string, unknown>;
@@ -96,6 +96,26 @@ describeEachDatabase('hardening: authorization edges', (get) => {
     }
   });
 
+  test('login_prefix takes _ and % literally on every engine', async () => {
+    const { app } = get();
+    await call(app, 'Account/add_account', { login: 'under_score1', i_customer: customer }, root);
+    await call(app, 'Account/add_account', { login: 'underXscore2', i_customer: customer }, root);
+    const list = await call(app, 'Account/get_account_list', { login_prefix: 'under_' }, root);
+    assert.deepEqual(
+      (list.account_list as Answer[]).map((a) => a.login),
+      ['under_score1'],
+    );
+  });
+});
+
+describeEachGuardStore('hardening: brute-force guard edges', (get) => {
+  let root: string;
+  let customer: number;
+  before(async () => {
+    root = await loginRoot(get().app);
+    customer = (await call<{ i_customer: number }>(get().app, 'Customer/add_customer', { login: 'guard-co' }, root)).i_customer;
+  });
+
   test('guessing the current password through change_password locks the login', async () => {
     const { app } = get();
     await call(app, 'Account/add_account', { login: 'stolen-token', i_customer: customer, password: 'Stolen-pass1' }, root);
@@ -144,20 +164,9 @@ describeEachDatabase('hardening: authorization edges', (get) => {
     assert.equal(next.status, 200);
     assert.equal(next.body.status, 'otp_required');
   });
-
-  test('login_prefix takes _ and % literally on every engine', async () => {
-    const { app } = get();
-    await call(app, 'Account/add_account', { login: 'under_score1', i_customer: customer }, root);
-    await call(app, 'Account/add_account', { login: 'underXscore2', i_customer: customer }, root);
-    const list = await call(app, 'Account/get_account_list', { login_prefix: 'under_' }, root);
-    assert.deepEqual(
-      (list.account_list as Answer[]).map((a) => a.login),
-      ['under_score1'],
-    );
-  });
 });
 
-describeEachDatabase(
+describeEachGuardStore(
   'hardening: change_password shares the per-IP rate limit',
   (get) => {
     test('past RATE_LIMIT_LOGIN checks in a minute, change_password answers rate_limited and changes nothing', async () => {

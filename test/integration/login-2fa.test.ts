@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { codeAt } from '../../src/domain/totp/totp.js';
-import { buildTestApp, describeEachDatabase, wrappingPasswordChecks, type TestApp } from '../helpers/app.js';
+import {
+  buildTestApp,
+  describeEachDatabase,
+  describeEachGuardStore,
+  guardStores,
+  storeOverrides,
+  wrappingPasswordChecks,
+  type TestApp,
+} from '../helpers/app.js';
 import { databaseTargets } from '../helpers/databases.js';
 import { decodeQrDataUrl } from '../helpers/qr.js';
 import { call, firstLogin, loginRoot, rest, rpc } from '../helpers/rpc.js';
@@ -198,7 +206,7 @@ describeEachDatabase('login with TOTP two-factor authentication', (get) => {
   });
 });
 
-describeEachDatabase('brute-force protection', (get) => {
+describeEachGuardStore('brute-force protection', (get) => {
   let root: string;
   before(async () => {
     root = await loginRoot(get().app);
@@ -269,37 +277,38 @@ describeEachDatabase('brute-force protection', (get) => {
   });
 });
 
-for (const target of databaseTargets()) {
-  test(`RATE_LIMIT_LOGIN limits login calls per IP per minute [${target}]`, async () => {
-    const t = await buildTestApp(target, { RATE_LIMIT_LOGIN: 3 });
-    try {
-      const answers = [];
-      for (let i = 0; i < 5; i++) answers.push(await rest(t.app, 'Session/login', { login: `anyone${i}`, password: 'Whatever1', realm: 'account' }));
-      assert.deepEqual(
-        answers.map((a) => a.status),
-        [401, 401, 401, 429, 429],
-      );
-      assert.equal(answers[3]?.body.faultcode, 'Client.Request.rate_limited');
-      assert.ok(Number(answers[3]?.body.retry_after) >= 1);
-      t.clock.advance(60_000);
-      assert.equal(
-        (await rest(t.app, 'Session/login', { login: 'anyone', password: 'Whatever1', realm: 'account' })).status,
-        401,
-        'a new minute, a new window',
-      );
-    } finally {
-      await t.close();
-    }
-  });
+for (const target of databaseTargets())
+  for (const store of guardStores()) {
+    test(`RATE_LIMIT_LOGIN limits login calls per IP per minute [${target}, counters in ${store}]`, async () => {
+      const t = await buildTestApp(target, { ...storeOverrides(store), RATE_LIMIT_LOGIN: 3 });
+      try {
+        const answers = [];
+        for (let i = 0; i < 5; i++) answers.push(await rest(t.app, 'Session/login', { login: `anyone${i}`, password: 'Whatever1', realm: 'account' }));
+        assert.deepEqual(
+          answers.map((a) => a.status),
+          [401, 401, 401, 429, 429],
+        );
+        assert.equal(answers[3]?.body.faultcode, 'Client.Request.rate_limited');
+        assert.ok(Number(answers[3]?.body.retry_after) >= 1);
+        t.clock.advance(60_000);
+        assert.equal(
+          (await rest(t.app, 'Session/login', { login: 'anyone', password: 'Whatever1', realm: 'account' })).status,
+          401,
+          'a new minute, a new window',
+        );
+      } finally {
+        await t.close();
+      }
+    });
 
-  test(`LOCKOUT_IP_THRESHOLD locks an IP that fails across many logins [${target}]`, async () => {
-    const t = await buildTestApp(target, { LOCKOUT_IP_THRESHOLD: 4 });
-    try {
-      for (let i = 0; i < 4; i++) await rest(t.app, 'Session/login', { login: `spray${i}`, password: 'Whatever1', realm: 'account' });
-      const answer = await rest(t.app, 'Session/login', { login: 'spray-new', password: 'Whatever1', realm: 'account' });
-      assert.equal(answer.body.faultcode, 'Server.Session.cannot_login_brute_force_activity');
-    } finally {
-      await t.close();
-    }
-  });
-}
+    test(`LOCKOUT_IP_THRESHOLD locks an IP that fails across many logins [${target}, counters in ${store}]`, async () => {
+      const t = await buildTestApp(target, { ...storeOverrides(store), LOCKOUT_IP_THRESHOLD: 4 });
+      try {
+        for (let i = 0; i < 4; i++) await rest(t.app, 'Session/login', { login: `spray${i}`, password: 'Whatever1', realm: 'account' });
+        const answer = await rest(t.app, 'Session/login', { login: 'spray-new', password: 'Whatever1', realm: 'account' });
+        assert.equal(answer.body.faultcode, 'Server.Session.cannot_login_brute_force_activity');
+      } finally {
+        await t.close();
+      }
+    });
+  }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { codeAt } from '../../src/domain/totp/totp.js';
 import { rotateAll } from '../../src/repositories/encrypted-columns.js';
-import { buildTestApp, type Overrides, type TestApp } from '../helpers/app.js';
+import { buildTestApp, guardStores, storeOverrides, type GuardStore, type Overrides, type TestApp } from '../helpers/app.js';
 import { databaseTargets } from '../helpers/databases.js';
 import { call, loginRoot, rest, rpc } from '../helpers/rpc.js';
 import { TestSmtp } from '../helpers/smtp.js';
@@ -24,26 +24,33 @@ interface Suite {
  * server (smtp-server, spoken to by nodemailer): the reset tokens used here
  * are the ones read from the mails.
  */
-function describeWithMail(title: string, body: (get: () => Suite) => void, overrides: Overrides = {}): void {
-  for (const target of databaseTargets()) {
-    describe(`${title} [${target}]`, () => {
-      let suite: Suite | undefined;
-      before(async () => {
-        const smtp = new TestSmtp();
-        await smtp.start();
-        const t = await buildTestApp(target, { SMTP_URL: smtp.url, PASSWORD_RESET_URL: RESET_URL, NOTIFY_BRAND: 'Panda', ...overrides });
-        suite = { t, smtp, root: await loginRoot(t.app) };
+function describeWithMail(title: string, body: (get: () => Suite) => void, overrides: Overrides = {}, stores: GuardStore[] = ['database']): void {
+  for (const target of databaseTargets())
+    for (const store of stores) {
+      describe(`${title} [${target}${store === 'database' ? '' : `, counters in ${store}`}]`, () => {
+        let suite: Suite | undefined;
+        before(async () => {
+          const smtp = new TestSmtp();
+          await smtp.start();
+          const t = await buildTestApp(target, {
+            ...storeOverrides(store),
+            SMTP_URL: smtp.url,
+            PASSWORD_RESET_URL: RESET_URL,
+            NOTIFY_BRAND: 'Panda',
+            ...overrides,
+          });
+          suite = { t, smtp, root: await loginRoot(t.app) };
+        });
+        after(async () => {
+          await suite?.t.close();
+          await suite?.smtp.stop();
+        });
+        body(() => {
+          if (!suite) throw new Error('suite not built');
+          return suite;
+        });
       });
-      after(async () => {
-        await suite?.t.close();
-        await suite?.smtp.stop();
-      });
-      body(() => {
-        if (!suite) throw new Error('suite not built');
-        return suite;
-      });
-    });
-  }
+    }
 }
 
 /** A vendor (2FA off unless asked) whose admin-set password `Reset-pass1` must still be changed. */
@@ -419,6 +426,7 @@ describeWithMail(
     });
   },
   { RATE_LIMIT_LOGIN: 3 },
+  guardStores(),
 );
 
 describeWithMail(
@@ -437,6 +445,7 @@ describeWithMail(
     });
   },
   { LOCKOUT_IP_THRESHOLD: 3 },
+  guardStores(),
 );
 
 for (const target of databaseTargets()) {

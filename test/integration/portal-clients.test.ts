@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import { buildTestApp, describeEachDatabase, ROOT_PASSWORD, type TestApp } from '../helpers/app.js';
+import { buildTestApp, describeEachDatabase, describeEachGuardStore, ROOT_PASSWORD, type TestApp } from '../helpers/app.js';
 import { migrationSource } from '../../db/migrations/index.js';
 import { lastEvent, newPortalClient, restVia, rpcVia, storedState } from '../helpers/portal.js';
 import { call, firstLogin, loginRoot, rest } from '../helpers/rpc.js';
@@ -26,7 +26,7 @@ async function inParallel<T>(count: number, n: number, work: (i: number) => Prom
 /** A distinct end-user address per index, IPv4 and IPv6 alike. */
 const endUserIp = (i: number) => (i % 2 === 0 ? `203.0.113.${i % 250}` : `2001:db8::${i.toString(16)}`);
 
-describeEachDatabase(
+describeEachGuardStore(
   'portal clients: a portal signs in its users from one address',
   (get) => {
     let root: string;
@@ -141,7 +141,7 @@ describeEachDatabase(
   { RATE_LIMIT_LOGIN: 20, LOCKOUT_IP_THRESHOLD: 3, PORTAL_RATE_LIMIT: 1000 },
 );
 
-describeEachDatabase(
+describeEachGuardStore(
   "portal clients: the portal's own limit",
   (get) => {
     test('PORTAL_RATE_LIMIT bounds the checks through one portal client over all the addresses it names', async () => {
@@ -191,7 +191,7 @@ describeEachDatabase(
   { PORTAL_RATE_LIMIT: 5 },
 );
 
-describeEachDatabase(
+describeEachGuardStore(
   'portal clients: credentials and headers',
   (get, target) => {
     let root: string;

@@ -38,9 +38,12 @@ export default defineMethod<Params, { success: 1 }>({
     // Drawn on every path, so that the work done does not depend on the login (OWASP Forgot Password Cheat Sheet: consistent timing).
     const token = randomToken(TOKEN_BYTES);
     const tokenHash = sha256(token);
+    // With REDIS_URL the per-IP window is in Redis: counted before the transaction, never while it holds its locks.
+    const limitedInRedis = app.redis ? await hitLoginRate(ctx, undefined) : undefined;
+    if (limitedInRedis) throw limitedInRedis;
     const refused = await retryingTransaction(app.db, async (trx) => {
       const now = app.clock.now();
-      const limited = await hitLoginRate(ctx, trx);
+      const limited = app.redis ? undefined : await hitLoginRate(ctx, trx);
       if (limited) return limited;
       const row = d?.realm ? await app.repos.entities[d.name].findByLogin(params.login, trx) : undefined;
       // Keyed by the login as typed, known or not, so that the limit itself tells nothing.

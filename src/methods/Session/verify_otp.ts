@@ -1,6 +1,6 @@
 import { completeLogin, type LoginResult } from '../../auth/complete-login.js';
 import { sha256 } from '../../domain/crypto/hash.js';
-import { claimAttempt, waitingForSlots, type Attempt } from '../../auth/guard.js';
+import { guardAttempt, type Attempt } from '../../auth/guard.js';
 import { issueRecoveryCodes, openSecret } from '../../auth/two-factor.js';
 import { hashRecoveryCode } from '../../domain/totp/recovery-codes.js';
 import { verifyTotp } from '../../domain/totp/totp.js';
@@ -53,37 +53,36 @@ export default defineMethod<Params, Result>({
   ],
   async handler(params, ctx) {
     const hash = sha256(params.mfa_token);
-    const found = await waitingForSlots(() => ctx.app.db.writer.transaction((ex) => authenticate(ctx, hash, ex)));
+    const found = await authenticate(ctx, hash);
     if (found instanceof Fault) throw found;
+    // Claimed before the code is looked at. What the token names may change meanwhile: checkCode spends the token and the step atomically.
+    const attempt = await guardAttempt(ctx, found.challenge.realm, String(found.row.login_key));
     try {
-      return await checkCode(ctx, params, { hash, ...found });
+      return await checkCode(ctx, params, { hash, ...found, attempt });
     } finally {
-      await found.attempt.abandon();
+      await attempt.abandon();
     }
   },
 });
 
 /**
- * The token, its principal and key, then a claimed attempt: in one short
- * transaction. A refusal is returned, so that a counted hit still commits.
+ * The live token, its principal and key, or the refusal: read before any
+ * attempt is claimed, so a stale token never fills the brute-force counters.
  */
-async function authenticate(ctx: CallContext, hash: string, ex: Transaction) {
+async function authenticate(ctx: CallContext, hash: string) {
   const { app } = ctx;
-  const challenge = await app.repos.mfaChallenges.findLive(hash, app.clock.now(), ex);
+  const challenge = await app.repos.mfaChallenges.findLive(hash, app.clock.now());
   if (!challenge) return invalidToken();
   const d = entityOfRealm(challenge.realm);
-  const row = d ? await app.repos.entities[d.name].findById(challenge.principal_id, ex) : undefined;
+  const row = d ? await app.repos.entities[d.name].findById(challenge.principal_id) : undefined;
   if (!d?.realm || !row || row.blocked) return invalidToken();
   const { realm, principal_id: principalId } = challenge;
 
-  const key = await app.repos.twoFactorKeys.find(realm, principalId, ex);
+  const key = await app.repos.twoFactorKeys.find(realm, principalId);
   const expected = challenge.kind === 'enroll' ? 'pending' : 'active';
   // The key was reset (or enrolled elsewhere) since the login: this token is void.
   if (!key || key.status !== expected) return invalidToken();
-
-  const attempt = await claimAttempt(ctx, realm, String(row.login_key), ex);
-  if (attempt instanceof Fault) return attempt;
-  return { challenge, d: { ...d, realm: d.realm }, row, key, attempt };
+  return { challenge, d: { ...d, realm: d.realm }, row, key };
 }
 
 async function checkCode(

@@ -94,6 +94,9 @@ export async function withVerifiedCode<T>(
     if (wrongCode) await failed(ctx, caller, attempt);
     else await attempt.passed();
     throw err;
+  } finally {
+    // Settles what the outcome left to do once its transaction ended (see Attempt).
+    await attempt.abandon();
   }
   return result;
 }
