@@ -20,6 +20,7 @@ import { sealSecret } from '../src/auth/two-factor.js';
 import { loadConfig } from '../src/config/load.js';
 import { codeAt, generateSecret } from '../src/domain/totp/totp.js';
 import { packageRoot } from '../src/paths.js';
+import { countStatements, type StatementCount } from './statements.js';
 
 const quick = process.argv.includes('--quick');
 /** `--only=ping,info,verify,refresh,login`: run just those cases (plus the baseline), e.g. to profile one. */
@@ -160,7 +161,10 @@ async function main(): Promise<void> {
     RATE_LIMIT_LOGIN: '1000000000',
     LOCKOUT_IP_THRESHOLD: '1000000000',
   };
-  console.log(`billing-auth benchmark (${quick ? 'quick' : 'full'}) on ${storage}; seeding ${ACCOUNTS} accounts...`);
+  // BENCH_REDIS_URL: the service runs with REDIS_URL (its session cache on), under a key prefix of its own.
+  if (process.env.BENCH_REDIS_URL) Object.assign(env, { REDIS_URL: process.env.BENCH_REDIS_URL, REDIS_KEY_PREFIX: `bench-${randomBytes(4).toString('hex')}:` });
+  const setup = `${storage}${env.REDIS_URL ? ' + Redis (session cache on)' : ', no Redis (session read on every call)'}`;
+  console.log(`billing-auth benchmark (${quick ? 'quick' : 'full'}) on ${setup}; seeding ${ACCOUNTS} accounts...`);
 
   // Seed through the repositories, in-process, then let the real service take over the database.
   const config = loadConfig(env);
@@ -234,6 +238,7 @@ async function main(): Promise<void> {
   const baselinePort = await freePort();
   const baseline = await startChild([...tsx, 'bench/baseline-server.ts'], { PORT: String(baselinePort) }, /ready/);
   const results: Row[] = [];
+  let statements: StatementCount[] = [];
   try {
     const pingRpc = pingSessions.map(({ session }) => ({ path: '/rpc', body: rpcBody('Session/ping', {}), token: session.access_token }));
     const pingRest = pingSessions.map(({ session }) => ({ path: '/rest/Session/ping', body: '{}', token: session.access_token }));
@@ -346,10 +351,11 @@ async function main(): Promise<void> {
         peak_rss_mb: rssSoFar(),
       });
     }
+    statements = await countStatements(env, PASSWORD);
   } finally {
     const rss = service.pid ? peakRssMb(service.pid) : Number.NaN;
     baseline.kill('SIGTERM');
-    report(results, rss, storage);
+    report(results, rss, storage, setup, statements);
     // After the login case the service still works through the logins queued in it (bcrypt at
     // cost 12: seconds), which measure nothing. A profiled service stops gracefully, so that it
     // writes its profile; otherwise it is simply killed.
@@ -360,7 +366,9 @@ async function main(): Promise<void> {
   }
 }
 
-function report(rows: Row[], peakRss: number, storage: string): void {
+const benchRedis = () => Boolean(process.env.BENCH_REDIS_URL);
+
+function report(rows: Row[], peakRss: number, storage: string, setup: string, statements: StatementCount[]): void {
   const fmt = (n: number | undefined, d = 0) => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(d));
   const lines = [
     '| case | req/s | p50 ms | p99 ms | errors | vs | ratio | target | service peak RSS so far, MB |',
@@ -373,18 +381,20 @@ function report(rows: Row[], peakRss: number, storage: string): void {
   ];
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`;
   const summary = [
-    `storage: ${storage}; ${quick ? 'quick run' : 'full run'}: ${SECONDS}s per case after warm-up, ${CONNECTIONS} connections; ${ACCOUNTS} accounts (${ENROLLED} with 2FA)`,
+    `storage: ${setup}; ${quick ? 'quick run' : 'full run'}: ${SECONDS}s per case after warm-up, ${CONNECTIONS} connections; ${ACCOUNTS} accounts (${ENROLLED} with 2FA)`,
     `machine: ${machine}`,
     `peak RSS of the service: ${fmt(peakRss, 1)} MB (target ≤ 250)`,
     `Session/ping p99: ${fmt(rows.find((r) => r.case.startsWith('Session/ping'))?.measure.latency_p99_ms)} ms (target ≤ 25)`,
   ];
+  const counted = statements.map((c) => `statements per call, ${c.case}: ${c.statements_per_call.toFixed(1)}`);
+  summary.push(...counted);
   console.log(`\n${lines.join('\n')}\n\n${summary.join('\n')}`);
   mkdirSync(join(packageRoot, 'bench', 'results'), { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const json = { date: new Date().toISOString(), storage, quick, machine, connections: CONNECTIONS, seconds: SECONDS, peak_rss_mb: peakRss, cases: rows };
-  writeFileSync(join(packageRoot, 'bench', 'results', `${stamp}-${storage}${quick ? '-quick' : ''}.json`), JSON.stringify(json, null, 2));
+  const json = { date: new Date().toISOString(), storage, setup, quick, machine, connections: CONNECTIONS, seconds: SECONDS, peak_rss_mb: peakRss, cases: rows, statements };
+  writeFileSync(join(packageRoot, 'bench', 'results', `${stamp}-${storage}${benchRedis() ? '-redis' : ''}${quick ? '-quick' : ''}.json`), JSON.stringify(json, null, 2));
   if (!only)
-    writeFileSync(join(packageRoot, 'bench', 'results', `latest-${storage}.md`), `${lines.join('\n')}\n\n${summary.map((s) => `- ${s}`).join('\n')}\n`);
+    writeFileSync(join(packageRoot, 'bench', 'results', `latest-${storage}${benchRedis() ? '-redis' : ''}.md`), `${lines.join('\n')}\n\n${summary.map((s) => `- ${s}`).join('\n')}\n`);
 }
 
 await main();

@@ -82,8 +82,14 @@ export function createEntityRepository(db: Database, d: EntityDescriptor) {
       return Number(id);
     },
 
+    /**
+     * A principal's row decides whether its sessions live (blocked, deleted) and what they may do
+     * (an admin's permissions): replicas that cache sessions are told of every change to it.
+     */
     async update(id: number, patch: Row, trx?: Knex.Transaction): Promise<number> {
-      return table(trx).where(d.idField, id).update(patch);
+      const n = await table(trx).where(d.idField, id).update(patch);
+      if (n > 0 && d.realm) await db.notices.note(trx, { realm: d.realm, principal: id });
+      return n;
     },
 
     /**
@@ -95,7 +101,9 @@ export function createEntityRepository(db: Database, d: EntityDescriptor) {
     },
 
     async delete(id: number, trx?: Knex.Transaction): Promise<number> {
-      return table(trx).where(d.idField, id).delete();
+      const n = await table(trx).where(d.idField, id).delete();
+      if (n > 0 && d.realm) await db.notices.note(trx, { realm: d.realm, principal: id });
+      return n;
     },
 
     async countWhere(field: string, value: number | string, trx?: Knex.Transaction): Promise<number> {

@@ -5,6 +5,7 @@ import { compile, param } from './statements.js';
 import type { Transaction } from './writer.js';
 import type { MfaChallengesRepository } from './mfa-challenges.js';
 import type { PasswordResetsRepository } from './password-resets.js';
+import type { SessionNotice } from './session-notices.js';
 
 export interface SessionRow {
   id: string;
@@ -105,7 +106,10 @@ const NEW_SESSION_COLUMNS = [
 ] as const satisfies ReadonlyArray<keyof NewSession>;
 
 export function createSessionsRepository(db: Database, challenges: MfaChallengesRepository, resets: PasswordResetsRepository) {
-  const { knex, writer } = db;
+  const { knex, writer, notices } = db;
+  // Every write below that ends a session or changes what it may do notes it, so caching replicas evict (session-notices.ts).
+  const oneSession = (id: string): SessionNotice => ({ session: id });
+  const allOf = (realm: string, principal: number): SessionNotice => ({ realm, principal });
   const table = (trx?: Knex.Transaction) => (trx ?? knex)<SessionRow>('sessions');
   /**
    * Sessions with their principal's state, in one statement (`ids` padded up to a power of two by
@@ -164,8 +168,12 @@ export function createSessionsRepository(db: Database, challenges: MfaChallenges
    * the admin's own, and when it loses the right to open them. Ended for
    * good: giving the right back does not revive them.
    */
-  const revokeImpersonationsBy = (adminId: number, now: number, reason: string, trx: Knex.Transaction): Promise<number> =>
-    table(trx).where({ impersonated_by: adminId }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason });
+  const revokeImpersonationsBy = async (adminId: number, now: number, reason: string, trx: Knex.Transaction): Promise<number> => {
+    const n = await table(trx).where({ impersonated_by: adminId }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason });
+    // The admin's notice evicts the sessions it impersonates too (see auth/session-cache.ts).
+    if (n > 0) await notices.note(trx, allOf('admin', adminId));
+    return n;
+  };
   return {
     async insert(row: NewSession, trx?: Transaction): Promise<void> {
       await writer.within(trx, (ex) => ex.run(insertSession, row));
@@ -197,7 +205,9 @@ export function createSessionsRepository(db: Database, challenges: MfaChallenges
     },
 
     async revoke(id: string, now: number, reason: string, trx?: Knex.Transaction): Promise<number> {
-      return table(trx).where({ id }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason });
+      const n = await table(trx).where({ id }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason });
+      if (n > 0) await notices.note(trx, oneSession(id));
+      return n;
     },
 
     /**
@@ -235,11 +245,13 @@ export function createSessionsRepository(db: Database, challenges: MfaChallenges
 
     /** Revokes a session only if it belongs to this principal (so nobody can end another principal's session). */
     async revokeOwn(id: string, realm: string, principalId: number, now: number, reason: string, trx?: Knex.Transaction): Promise<number> {
-      return table(trx).where({ id, realm, principal_id: principalId }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason });
+      const n = await table(trx).where({ id, realm, principal_id: principalId }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason });
+      if (n > 0) await notices.note(trx, oneSession(id));
+      return n;
     },
 
     async liftRestriction(id: string, trx?: Knex.Transaction): Promise<void> {
-      await table(trx).where({ id }).update({ restricted: false });
+      if ((await table(trx).where({ id }).update({ restricted: false })) > 0) await notices.note(trx, oneSession(id));
     },
 
     /**
@@ -265,6 +277,7 @@ export function createSessionsRepository(db: Database, challenges: MfaChallenges
       const q = table(trx).where({ realm, principal_id: principalId }).whereNull('revoked_at');
       if (exceptId) q.andWhereNot({ id: exceptId });
       const own = await q.update({ revoked_at: now, revoke_reason: reason });
+      if (own > 0) await notices.note(trx, allOf(realm, principalId));
       return realm === 'admin' ? own + (await revokeImpersonationsBy(principalId, now, reason, trx)) : own;
     },
 
@@ -273,6 +286,7 @@ export function createSessionsRepository(db: Database, challenges: MfaChallenges
       await challenges.removeFor(realm, principalId, trx);
       await resets.removeAllFor(realm, principalId, trx);
       const own = await table(trx).where({ realm, principal_id: principalId }).delete();
+      if (own > 0) await notices.note(trx, allOf(realm, principalId));
       return realm === 'admin' ? own + (await revokeImpersonationsBy(principalId, now, 'deleted', trx)) : own;
     },
 

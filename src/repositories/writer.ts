@@ -2,7 +2,9 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { Knex } from 'knex';
 import type { Dialect } from './connection.js';
 import { retrying, type RetryPolicy } from './retry.js';
+import type { SessionNotices } from './session-notices.js';
 import type { Statement, Values } from './statements.js';
+import { countStatement } from './statement-count.js';
 
 const EXECUTOR: unique symbol = Symbol('executor');
 
@@ -96,8 +98,15 @@ interface Job {
  */
 export function sqliteWriter(knex: Knex): Writer {
   const client = knex.client as { acquireConnection(): Promise<SqliteConnection>; releaseConnection(c: SqliteConnection): unknown };
-  // The connection keeps its statements prepared (see connection.ts).
-  const prepare = (conn: SqliteConnection, statement: Statement): BetterSqlite3.Statement => conn.prepare(statement.sql);
+  // The connection keeps its statements prepared (see connection.ts). Every statement run is counted (statement-count.ts).
+  const prepare = (conn: SqliteConnection, statement: Statement): BetterSqlite3.Statement => {
+    countStatement();
+    return conn.prepare(statement.sql);
+  };
+  const control = (conn: SqliteConnection, sql: string): void => {
+    countStatement();
+    conn.prepare(sql).run();
+  };
   const executor = (conn: SqliteConnection): Executor => ({
     [EXECUTOR]: true,
     async run(statement, values = NO_VALUES) {
@@ -118,23 +127,23 @@ export function sqliteWriter(knex: Knex): Writer {
     try {
       conn = await client.acquireConnection();
       const ex = executor(conn);
-      conn.prepare('BEGIN IMMEDIATE').run();
+      control(conn, 'BEGIN IMMEDIATE');
       try {
         for (const job of jobs) {
-          conn.prepare('SAVEPOINT job').run();
+          control(conn, 'SAVEPOINT job');
           try {
             const value = await job.fn(ex);
-            conn.prepare('RELEASE job').run();
+            control(conn, 'RELEASE job');
             settled.push(() => job.resolve(value));
           } catch (err) {
-            conn.prepare('ROLLBACK TO job').run();
-            conn.prepare('RELEASE job').run();
+            control(conn, 'ROLLBACK TO job');
+            control(conn, 'RELEASE job');
             settled.push(() => job.reject(err));
           }
         }
-        conn.prepare('COMMIT').run();
+        control(conn, 'COMMIT');
       } catch (err) {
-        if (conn.inTransaction) conn.prepare('ROLLBACK').run();
+        if (conn.inTransaction) control(conn, 'ROLLBACK');
         throw err;
       }
     } catch (err) {
@@ -168,9 +177,23 @@ export function sqliteWriter(knex: Knex): Writer {
   return { ...writer, within: withinFor(writer, 'sqlite') };
 }
 
-/** A knex transaction run again from the start on contention (see retry.ts): the one retry policy of every transaction that writes. */
-export function retryingTransaction<T>(db: { knex: Knex; retry: RetryPolicy }, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
-  return retrying(db.retry, () => db.knex.transaction(fn));
+/**
+ * A knex transaction run again from the start on contention (see retry.ts): the one retry policy of every transaction that writes.
+ * The session notices its writes noted (see session-notices.ts) are sent after it committed and before it resolves.
+ */
+export function retryingTransaction<T>(db: { knex: Knex; retry: RetryPolicy; notices?: SessionNotices }, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+  const notices = db.notices;
+  if (!notices?.active) return retrying(db.retry, () => db.knex.transaction(fn));
+  return retrying(db.retry, async () => {
+    let attempt: Knex.Transaction | undefined;
+    const value = await db.knex.transaction((trx) => {
+      attempt = trx;
+      notices.begin(trx);
+      return fn(trx);
+    });
+    if (attempt) await notices.committed(attempt);
+    return value;
+  });
 }
 
 /**
@@ -182,7 +205,7 @@ export function retryingTransaction<T>(db: { knex: Knex; retry: RetryPolicy }, f
  * the MySQL manual advises. That is why `fn` must act only through its
  * executor.
  */
-export function knexWriter(db: { knex: Knex; retry: RetryPolicy }, dialect: Dialect): Writer {
+export function knexWriter(db: { knex: Knex; retry: RetryPolicy; notices?: SessionNotices }, dialect: Dialect): Writer {
   const writer = {
     transaction<T>(fn: (ex: Executor) => Promise<T>): Promise<T> {
       return retryingTransaction(db, (trx) => fn(knexExecutor(trx, dialect)));
