@@ -322,8 +322,9 @@ export default fp(
           app.db.writer.transaction(async (ex): Promise<Outcome> => {
             const row = await app.repos.sessions.findForRotation(sessionId, presented, sha256(next), ex);
             if (!row) return {};
-            const d = entityOfRealm(row.realm);
-            const activeLogin = async () => (isLive(row, now) && d ? app.repos.entities[d.name].activeKey(row.principal_id, ex) : undefined);
+            // The principal's state came with the row (one statement): a blocked or deleted one refreshes nothing.
+            const active = isLive(row, now) && row.p_blocked !== null && !row.p_blocked && row.p_key !== null;
+            const activeLogin = async () => (active ? String(row.p_key) : undefined);
             if (!row.presented_current) {
               // Presented again within the grace of its own rotation (and nothing rotated since): the same
               // pair that rotation gave, access token included (same claims, same signature).

@@ -28,8 +28,29 @@ export function createEntityRepository(db: Database, d: EntityDescriptor) {
   const blockedById = pointQuery<{ blocked: boolean | number; key: string }>(db, (id) =>
     knex(d.table).where(d.idField, id).first('blocked', { key: d.keyField }),
   );
+  /** The 2FA chain above a child of a customer in one statement: the customer with its class's setting. */
+  const withClassColumns = () =>
+    knex(d.table)
+      .leftJoin({ cc: 'customer_classes' }, 'cc.i_customer_class', `${d.table}.i_customer_class`)
+      .select(`${d.table}.${d.idField}`, `${d.table}.two_factor_auth`, `${d.table}.i_customer_class`, { class_two_factor_auth: 'cc.two_factor_auth' });
+  const withClassById = d.name === 'customer' ? pointQuery<Row>(db, (id) => withClassColumns().where(`${d.table}.${d.idField}`, id).first()) : undefined;
   return {
     descriptor: d,
+
+    /**
+     * Customers only: their `two_factor_auth` with their class's (`class_two_factor_auth`, null
+     * without a class), one statement for both levels of the 2FA chain above an account or individual.
+     */
+    async findWithClass2fa(ids: number[], trx?: Knex.Transaction): Promise<Row[]> {
+      if (!withClassById) throw new Error(`findWithClass2fa: ${d.name} has no class`);
+      if (ids.length === 0) return [];
+      if (ids.length === 1 && !trx) {
+        const row = await withClassById(ids[0]);
+        return row ? [row] : [];
+      }
+      const q = withClassColumns().whereIn(`${d.table}.${d.idField}`, ids);
+      return trx ? q.transacting(trx) : q;
+    },
 
     async count(trx?: Knex.Transaction): Promise<number> {
       return countRows(table(trx));

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { ENTITIES } from '../entities/descriptors.js';
 import { countRows, type Database } from './connection.js';
 import { pointQuery, pointQueryOf } from './point-reader.js';
 import { compile, param } from './statements.js';
@@ -66,6 +67,10 @@ export type SessionForRotation = Pick<SessionRow, (typeof ROTATION_COLUMNS)[numb
   presented_previous: number | null;
   /** The current token is the one rotating the presented token gives (see sessions plugin: it is derived). */
   rotated_to_derived: number | null;
+  /** The principal's blocked flag, null when it is gone (read in the same statement, joined by realm). */
+  p_blocked: boolean | number | null;
+  /** The principal's login (its key field), shown in the new access token. */
+  p_key: string | null;
 };
 
 const ROTATION_COLUMNS = [
@@ -139,15 +144,28 @@ export function createSessionsRepository(db: Database, challenges: MfaChallenges
     return db.reads.all<SessionWithPrincipal>(sql, padded);
   };
   const byId = pointQuery<SessionRow>(db, (id) => knex('sessions').where({ id }).first());
+  // The principal of every realm, joined on the session's realm: a refresh reads its session and its
+  // principal's state in one statement (one of these joins matches; the others are NULL).
+  const principals = ENTITIES.filter((e) => e.realm !== undefined).map((e, i) => ({ e, alias: `p${i}` }));
+  const rotationQuery = knex('sessions');
+  for (const { e, alias } of principals) {
+    rotationQuery.leftJoin({ [alias]: e.table }, function () {
+      this.on(`${alias}.${e.idField}`, '=', 'sessions.principal_id').andOn('sessions.realm', '=', knex.raw('?', [e.realm as string]));
+    });
+  }
+  const coalesce = (column: (e: (typeof principals)[number]['e']) => string) =>
+    `coalesce(${principals.map(({ e, alias }) => knex.raw('??', [`${alias}.${column(e)}`]).toQuery()).join(', ')})`;
   const forRotation = pointQueryOf<SessionForRotation>(
     db,
-    knex('sessions')
-      .where({ id: param('id') })
+    rotationQuery
+      .where({ 'sessions.id': param('id') })
       .first(
-        ...ROTATION_COLUMNS,
-        knex.raw('(refresh_token_hash = ?) as presented_current', [param('hash')]),
-        knex.raw('(previous_refresh_token_hash = ?) as presented_previous', [param('hash')]),
-        knex.raw('(refresh_token_hash = ?) as rotated_to_derived', [param('derivedHash')]),
+        ...ROTATION_COLUMNS.map((c) => `sessions.${c}`),
+        knex.raw(`${coalesce(() => 'blocked')} as p_blocked`),
+        knex.raw(`${coalesce((e) => e.keyField)} as p_key`),
+        knex.raw('(sessions.refresh_token_hash = ?) as presented_current', [param('hash')]),
+        knex.raw('(sessions.previous_refresh_token_hash = ?) as presented_previous', [param('hash')]),
+        knex.raw('(sessions.refresh_token_hash = ?) as rotated_to_derived', [param('derivedHash')]),
       ),
   );
   // The writes of a login and of a refresh, compiled once (see statements.ts).
