@@ -44,6 +44,11 @@ const PASSWORD = 'Bench-pass1';
 
 interface Measure {
   requests_per_sec: number;
+  /**
+   * CPU time (user + system) the server under load spent per request, in µs, warm-up included
+   * where a case has one: unlike req/s it holds up on a machine shared with other work.
+   */
+  server_cpu_us?: number;
   latency_p50_ms?: number;
   latency_p99_ms?: number;
   total: number;
@@ -128,14 +133,28 @@ async function load(
 ): Promise<Measure> {
   const file = join(tmpdir(), `bench-job-${randomBytes(4).toString('hex')}.json`);
   writeFileSync(file, JSON.stringify({ url, connections: CONNECTIONS, requests, ...opts }));
+  const pid = serverPids.get(url);
+  const cpuBefore = pid === undefined ? Number.NaN : cpuMs(pid);
   try {
-    return JSON.parse(await runChild([...tsx, 'bench/load.ts', file])) as Measure;
+    const m = JSON.parse(await runChild([...tsx, 'bench/load.ts', file])) as Measure;
+    const answered = m.total + (opts.warmup?.amount ?? 0);
+    if (pid !== undefined && answered > 0) m.server_cpu_us = ((cpuMs(pid) - cpuBefore) * 1000) / answered;
+    return m;
   } finally {
     rmSync(file, { force: true });
   }
 }
 
 const rpcBody = (method: string, params: object) => JSON.stringify({ jsonrpc: '2.0', id: 1, method, params });
+
+/** The servers under load, by base URL, whose CPU time each load reads (see Measure.server_cpu_us). */
+const serverPids = new Map<string, number>();
+
+/** CPU time (user + system) a process has used, in ms (Linux /proc/<pid>/stat, in clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
 
 /** Peak resident set size of a process (Linux VmHWM), in MB. */
 function peakRssMb(pid: number): number {
@@ -237,6 +256,8 @@ async function main(): Promise<void> {
   await waitForHealth(baseUrl, service);
   const baselinePort = await freePort();
   const baseline = await startChild([...tsx, 'bench/baseline-server.ts'], { PORT: String(baselinePort) }, /ready/);
+  if (service.pid) serverPids.set(baseUrl, service.pid);
+  if (baseline.pid) serverPids.set(`http://127.0.0.1:${baselinePort}`, baseline.pid);
   const results: Row[] = [];
   let statements: StatementCount[] = [];
   try {
@@ -371,12 +392,12 @@ const benchRedis = () => Boolean(process.env.BENCH_REDIS_URL);
 function report(rows: Row[], peakRss: number, storage: string, setup: string, statements: StatementCount[]): void {
   const fmt = (n: number | undefined, d = 0) => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(d));
   const lines = [
-    '| case | req/s | p50 ms | p99 ms | errors | vs | ratio | target | service peak RSS so far, MB |',
-    '|---|---:|---:|---:|---:|---|---:|---:|---:|',
+    '| case | req/s | p50 ms | p99 ms | errors | vs | ratio | target | service peak RSS so far, MB | server CPU µs/request |',
+    '|---|---:|---:|---:|---:|---|---:|---:|---:|---:|',
     ...rows.map((r) => {
       const errors = (r.measure.errors ?? 0) + (r.measure.non_2xx ?? 0);
       const met = r.target === undefined ? '' : r.ratio >= r.target ? ` (met)` : ` (MISSED)`;
-      return `| ${r.case} | ${fmt(r.measure.requests_per_sec)} | ${fmt(r.measure.latency_p50_ms)} | ${fmt(r.measure.latency_p99_ms)} | ${errors} | ${r.ceiling} | ${fmt(r.ratio, 2)} | ${r.target === undefined ? '-' : `≥ ${r.target}${met}`} | ${fmt(r.peak_rss_mb)} |`;
+      return `| ${r.case} | ${fmt(r.measure.requests_per_sec)} | ${fmt(r.measure.latency_p50_ms)} | ${fmt(r.measure.latency_p99_ms)} | ${errors} | ${r.ceiling} | ${fmt(r.ratio, 2)} | ${r.target === undefined ? '-' : `≥ ${r.target}${met}`} | ${fmt(r.peak_rss_mb)} | ${fmt(r.measure.server_cpu_us)} |`;
     }),
   ];
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`;
