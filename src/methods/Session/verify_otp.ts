@@ -63,19 +63,19 @@ export default defineMethod<Params, Result>({
 });
 
 /**
- * The token, its principal and key, then a claimed attempt: in one short
- * transaction. A refusal is returned, so that a counted hit still commits.
+ * The token with its principal's key (one statement), the principal, then a
+ * claimed attempt: in one short transaction. A refusal is returned, so that a counted hit still commits.
  */
 async function authenticate(ctx: CallContext, hash: string, ex: Transaction) {
   const { app } = ctx;
-  const challenge = await app.repos.mfaChallenges.findLive(hash, app.clock.now(), ex);
-  if (!challenge) return invalidToken();
+  const found = await app.repos.mfaChallenges.findLiveWithKey(hash, app.clock.now(), ex);
+  if (!found) return invalidToken();
+  const { challenge, key } = found;
   const d = entityOfRealm(challenge.realm);
   const row = d ? await app.repos.entities[d.name].findById(challenge.principal_id, ex) : undefined;
   if (!d?.realm || !row || row.blocked) return invalidToken();
-  const { realm, principal_id: principalId } = challenge;
+  const { realm } = challenge;
 
-  const key = await app.repos.twoFactorKeys.find(realm, principalId, ex);
   const expected = challenge.kind === 'enroll' ? 'pending' : 'active';
   // The key was reset (or enrolled elsewhere) since the login: this token is void.
   if (!key || key.status !== expected) return invalidToken();
