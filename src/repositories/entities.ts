@@ -25,9 +25,6 @@ export function createEntityRepository(db: Database, d: EntityDescriptor) {
   // Reads outside a transaction by id or key go through the point reader (committed rows, as knex would see them).
   const byId = pointQuery<Row>(db, (id) => knex(d.table).where(d.idField, id).first());
   const byKey = pointQuery<Row>(db, (key) => knex(d.table).where('login_key', key).first());
-  const blockedById = pointQuery<{ blocked: boolean | number; key: string }>(db, (id) =>
-    knex(d.table).where(d.idField, id).first('blocked', { key: d.keyField }),
-  );
   /** The 2FA chain above a child of a customer in one statement: the customer with its class's setting. */
   const withClassColumns = () =>
     knex(d.table)
@@ -58,15 +55,6 @@ export function createEntityRepository(db: Database, d: EntityDescriptor) {
 
     async findById(id: number, trx?: Transaction): Promise<Row | undefined> {
       return byId(id, trx);
-    },
-
-    /**
-     * The login (key) of a row that exists and is not blocked, else undefined: all a session needs to go
-     * on, and the name its new access token shows (two columns, not the row).
-     */
-    async activeKey(id: number, trx?: Transaction): Promise<string | undefined> {
-      const row = await blockedById(id, trx);
-      return row !== undefined && !row.blocked ? String(row.key) : undefined;
     },
 
     async findByIds(ids: number[], trx?: Knex.Transaction): Promise<Row[]> {
