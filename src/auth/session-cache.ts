@@ -56,6 +56,9 @@ export class SessionCache {
   /** Bumped by every notice and every loss of the subscription. */
   private epoch = 0;
   private listeners: SessionLookupListener[] = [];
+  /** The PING out now, and the one the calls that arrived after it was sent wait for (see sync). */
+  private inFlight: Promise<boolean> | undefined;
+  private following: Promise<boolean> | undefined;
 
   constructor(private readonly options: SessionCacheOptions) {
     // A connection of its own: a subscribed connection takes no other commands. Resubscribed by hand,
@@ -154,7 +157,25 @@ export class SessionCache {
    * (the PONG of a PING sent through the subscriber connection), false when
    * that cannot be known within `syncTimeout`: the caller then reads the database.
    */
-  async sync(): Promise<boolean> {
+  sync(): Promise<boolean> {
+    if (!this.live) return Promise.resolve(false);
+    if (!this.inFlight) {
+      const ping = this.ping().finally(() => {
+        if (this.inFlight === ping) this.inFlight = undefined;
+      });
+      this.inFlight = ping;
+      return ping;
+    }
+    // A PING is out, but it was sent before these calls arrived: they wait for the next one, which
+    // all calls arriving meanwhile share (at most one PING in flight, however many turns).
+    this.following ??= this.inFlight.then(() => {
+      this.following = undefined;
+      return this.sync();
+    });
+    return this.following;
+  }
+
+  private async ping(): Promise<boolean> {
     if (!this.live) return false;
     const epoch = this.epoch;
     let timer: NodeJS.Timeout | undefined;

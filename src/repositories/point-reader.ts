@@ -78,20 +78,18 @@ export interface PointReaderTimeouts {
  *
  * The callback API, not mysql2/promise: its wrapper captures a stack trace
  * (`new Error()`) for every statement, a cost paid on every authenticated
- * call. Statements are prepared once per connection and run with `execute`
- * (binary protocol: the server does not parse the text again, the client
- * decodes rows with a parser built once per statement); the service sends a
- * small fixed set of SQL strings, kept within `preparedPerConnection`.
+ * call (measured: 21 µs of client CPU a session read against 32 µs). Not
+ * `execute` either: server-side prepared statements cost the client more
+ * than the text protocol for these one-row reads (measured: 25-27 µs).
  */
 export function mysqlPointReader(
   options: { uri: string } & Record<string, unknown>,
   connectionLimit: number,
   timeouts: PointReaderTimeouts,
-  preparedPerConnection = 64,
 ): PointReader {
   let pool: CallbackPool | undefined;
   const acquire = (): Promise<CallbackPoolConnection> => {
-    pool ??= createCallbackPool({ ...options, connectionLimit, maxIdle: connectionLimit, maxPreparedStatements: preparedPerConnection });
+    pool ??= createCallbackPool({ ...options, connectionLimit, maxIdle: connectionLimit });
     const from = pool;
     return new Promise((resolve, reject) => {
       let late = false;
@@ -109,7 +107,7 @@ export function mysqlPointReader(
   };
   const run = (conn: CallbackPoolConnection, sql: string, bindings: readonly unknown[]): Promise<RowDataPacket[]> =>
     new Promise((resolve, reject) => {
-      conn.execute<RowDataPacket[]>({ sql, values: bindings as unknown[], timeout: timeouts.query }, (err, rows) => (err ? reject(err) : resolve(rows)));
+      conn.query<RowDataPacket[]>({ sql, values: bindings as unknown[], timeout: timeouts.query }, (err, rows) => (err ? reject(err) : resolve(rows)));
     });
   return {
     async first<T>(sql: string, bindings: readonly unknown[]) {
