@@ -25,6 +25,8 @@ const DATABASE = 'bench';
 export interface Served {
   /** Where the load generator sends its requests. */
   url: string;
+  /** The service's process, when it is one (its CPU time per request is reported); absent on the cluster. */
+  pid?: number;
   /** The highest peak RSS (VmHWM) of the service's processes, in MB. */
   peakRssMb(): number;
   /** Ends the service: SIGTERM (so a profiled one writes its profile) or SIGKILL. */

@@ -21,6 +21,7 @@ import { loadConfig } from '../src/config/load.js';
 import { codeAt, generateSecret } from '../src/domain/totp/totp.js';
 import { packageRoot } from '../src/paths.js';
 import { benchDatabase, type Served } from './cluster.js';
+import { countStatements, type StatementCount } from './statements.js';
 
 const quick = process.argv.includes('--quick');
 /** `--only=ping,info,verify,refresh,login`: run just those cases (plus the baseline), e.g. to profile one. */
@@ -44,6 +45,11 @@ const PASSWORD = 'Bench-pass1';
 
 interface Measure {
   requests_per_sec: number;
+  /**
+   * CPU time (user + system) the server under load spent per request, in µs, warm-up included
+   * where a case has one: unlike req/s it holds up on a machine shared with other work.
+   */
+  server_cpu_us?: number;
   latency_p50_ms?: number;
   latency_p99_ms?: number;
   total: number;
@@ -124,6 +130,7 @@ async function serveOne(env: Record<string, string>, port: number): Promise<Serv
   await waitForHealth(url, service);
   return {
     url,
+    pid: service.pid,
     peakRssMb: () => (service.pid ? peakRssMb(service.pid) : Number.NaN),
     async stop(graceful) {
       const exited = service.exitCode === null ? new Promise((resolve) => service.once('exit', resolve)) : Promise.resolve();
@@ -148,14 +155,28 @@ async function load(
 ): Promise<Measure> {
   const file = join(tmpdir(), `bench-job-${randomBytes(4).toString('hex')}.json`);
   writeFileSync(file, JSON.stringify({ url, connections: CONNECTIONS, requests, ...opts }));
+  const pid = serverPids.get(url);
+  const cpuBefore = pid === undefined ? Number.NaN : cpuMs(pid);
   try {
-    return JSON.parse(await runChild([...tsx, 'bench/load.ts', file])) as Measure;
+    const m = JSON.parse(await runChild([...tsx, 'bench/load.ts', file])) as Measure;
+    const answered = m.total + (opts.warmup?.amount ?? 0);
+    if (pid !== undefined && answered > 0) m.server_cpu_us = ((cpuMs(pid) - cpuBefore) * 1000) / answered;
+    return m;
   } finally {
     rmSync(file, { force: true });
   }
 }
 
 const rpcBody = (method: string, params: object) => JSON.stringify({ jsonrpc: '2.0', id: 1, method, params });
+
+/** The servers under load, by base URL, whose CPU time each load reads (see Measure.server_cpu_us). */
+const serverPids = new Map<string, number>();
+
+/** CPU time (user + system) a process has used, in ms (Linux /proc/<pid>/stat, in clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
 
 /** Peak resident set size of a process (Linux VmHWM), in MB. */
 function peakRssMb(pid: number): number {
@@ -183,7 +204,10 @@ async function main(): Promise<void> {
     RATE_LIMIT_LOGIN: '1000000000',
     LOCKOUT_IP_THRESHOLD: '1000000000',
   };
-  console.log(`billing-auth benchmark (${quick ? 'quick' : 'full'}) on ${storage}; seeding ${ACCOUNTS} accounts...`);
+  // BENCH_REDIS_URL: the service runs with REDIS_URL (its session cache on), under a key prefix of its own.
+  if (process.env.BENCH_REDIS_URL) Object.assign(env, { REDIS_URL: process.env.BENCH_REDIS_URL, REDIS_KEY_PREFIX: `bench-${randomBytes(4).toString('hex')}:` });
+  const setup = `${storage}${env.REDIS_URL ? ' + Redis (session cache on)' : ', no Redis (session read on every call)'}`;
+  console.log(`billing-auth benchmark (${quick ? 'quick' : 'full'}) on ${setup}; seeding ${ACCOUNTS} accounts...`);
 
   // Seed through the repositories, in-process, then let the real service take over the database.
   const config = loadConfig(env);
@@ -251,7 +275,10 @@ async function main(): Promise<void> {
   const baseUrl = service.url;
   const baselinePort = await freePort();
   const baseline = await startChild([...tsx, 'bench/baseline-server.ts'], { PORT: String(baselinePort) }, /ready/);
+  if (service.pid) serverPids.set(baseUrl, service.pid);
+  if (baseline.pid) serverPids.set(`http://127.0.0.1:${baselinePort}`, baseline.pid);
   const results: Row[] = [];
+  let statements: StatementCount[] = [];
   try {
     const pingRpc = pingSessions.map(({ session }) => ({ path: '/rpc', body: rpcBody('Session/ping', {}), token: session.access_token }));
     const pingRest = pingSessions.map(({ session }) => ({ path: '/rest/Session/ping', body: '{}', token: session.access_token }));
@@ -364,10 +391,11 @@ async function main(): Promise<void> {
         peak_rss_mb: rssSoFar(),
       });
     }
+    statements = await countStatements(env, PASSWORD);
   } finally {
     const rss = service.peakRssMb();
     baseline.kill('SIGTERM');
-    report(results, rss, storage);
+    report(results, rss, storage, setup, statements);
     // After the login case the service still works through the logins queued in it (bcrypt at
     // cost 12: seconds), which measure nothing. A profiled service stops gracefully, so that it
     // writes its profile; otherwise it is simply killed.
@@ -377,31 +405,35 @@ async function main(): Promise<void> {
   }
 }
 
-function report(rows: Row[], peakRss: number, storage: string): void {
+const benchRedis = () => Boolean(process.env.BENCH_REDIS_URL);
+
+function report(rows: Row[], peakRss: number, storage: string, setup: string, statements: StatementCount[]): void {
   const fmt = (n: number | undefined, d = 0) => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(d));
   const lines = [
-    '| case | req/s | p50 ms | p99 ms | errors | vs | ratio | target | service peak RSS so far, MB |',
-    '|---|---:|---:|---:|---:|---|---:|---:|---:|',
+    '| case | req/s | p50 ms | p99 ms | errors | vs | ratio | target | service peak RSS so far, MB | server CPU µs/request |',
+    '|---|---:|---:|---:|---:|---|---:|---:|---:|---:|',
     ...rows.map((r) => {
       const errors = (r.measure.errors ?? 0) + (r.measure.non_2xx ?? 0);
       const met = r.target === undefined ? '' : r.ratio >= r.target ? ` (met)` : ` (MISSED)`;
-      return `| ${r.case} | ${fmt(r.measure.requests_per_sec)} | ${fmt(r.measure.latency_p50_ms)} | ${fmt(r.measure.latency_p99_ms)} | ${errors} | ${r.ceiling} | ${fmt(r.ratio, 2)} | ${r.target === undefined ? '-' : `≥ ${r.target}${met}`} | ${fmt(r.peak_rss_mb)} |`;
+      return `| ${r.case} | ${fmt(r.measure.requests_per_sec)} | ${fmt(r.measure.latency_p50_ms)} | ${fmt(r.measure.latency_p99_ms)} | ${errors} | ${r.ceiling} | ${fmt(r.ratio, 2)} | ${r.target === undefined ? '-' : `≥ ${r.target}${met}`} | ${fmt(r.peak_rss_mb)} | ${fmt(r.measure.server_cpu_us)} |`;
     }),
   ];
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`;
   const summary = [
-    `storage: ${storage}; ${quick ? 'quick run' : 'full run'}: ${SECONDS}s per case after warm-up, ${CONNECTIONS} connections; ${ACCOUNTS} accounts (${ENROLLED} with 2FA)`,
+    `storage: ${setup}; ${quick ? 'quick run' : 'full run'}: ${SECONDS}s per case after warm-up, ${CONNECTIONS} connections; ${ACCOUNTS} accounts (${ENROLLED} with 2FA)`,
     `machine: ${machine}`,
     `peak RSS of the service: ${fmt(peakRss, 1)} MB (target ≤ 250)`,
     `Session/ping p99: ${fmt(rows.find((r) => r.case.startsWith('Session/ping'))?.measure.latency_p99_ms)} ms (target ≤ 25)`,
   ];
+  const counted = statements.map((c) => `statements per call, ${c.case}: ${c.statements_per_call.toFixed(1)}`);
+  summary.push(...counted);
   console.log(`\n${lines.join('\n')}\n\n${summary.join('\n')}`);
   mkdirSync(join(packageRoot, 'bench', 'results'), { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const json = { date: new Date().toISOString(), storage, quick, machine, connections: CONNECTIONS, seconds: SECONDS, peak_rss_mb: peakRss, cases: rows };
-  writeFileSync(join(packageRoot, 'bench', 'results', `${stamp}-${storage}${quick ? '-quick' : ''}.json`), JSON.stringify(json, null, 2));
+  const json = { date: new Date().toISOString(), storage, setup, quick, machine, connections: CONNECTIONS, seconds: SECONDS, peak_rss_mb: peakRss, cases: rows, statements };
+  writeFileSync(join(packageRoot, 'bench', 'results', `${stamp}-${storage}${benchRedis() ? '-redis' : ''}${quick ? '-quick' : ''}.json`), JSON.stringify(json, null, 2));
   if (!only)
-    writeFileSync(join(packageRoot, 'bench', 'results', `latest-${storage}.md`), `${lines.join('\n')}\n\n${summary.map((s) => `- ${s}`).join('\n')}\n`);
+    writeFileSync(join(packageRoot, 'bench', 'results', `latest-${storage}${benchRedis() ? '-redis' : ''}.md`), `${lines.join('\n')}\n\n${summary.map((s) => `- ${s}`).join('\n')}\n`);
 }
 
 await main();

@@ -211,13 +211,14 @@ export const configSchema = {
       maximum: 10_000_000,
       default: 10_000,
       description:
-        'Deprecated, no effect: every call reads its session row (one indexed read shared by the calls that arrive together), so revocations take effect at once on every replica whatever order transactions commit in. Still accepted so existing configurations keep starting.',
+        'With `REDIS_URL`: how many sessions each replica keeps between calls (0: none, every call reads its session row). A cached session is used only while the replica is subscribed to the session notices that every revocation, logout, password change, block or permission change publishes after it commits, and only after the subscription has caught up with everything published before the call arrived, so such a change is refused on every replica at its next call. Without `REDIS_URL` there is no cache: every call reads its session row (one indexed read shared by the calls that arrive together).',
     },
     SESSION_CACHE_MAX_AGE: {
       type: 'string',
       format: 'duration',
-      default: '5s',
-      description: 'Deprecated, no effect (see SESSION_CACHE_SIZE).',
+      default: '2s',
+      description:
+        'With `REDIS_URL`: a cached session is read again at least this often. Bounds how long a change whose notice could not be published (Redis went away right after the commit) can go unseen by other replicas.',
     },
     MFA_TOKEN_TTL: { type: 'string', format: 'duration', default: '5m', description: 'How long an `mfa_token` from Session/login stays usable.' },
     TOTP_ISSUER: {

@@ -14,7 +14,7 @@ async function byId(repo: EntityRepository, wanted: number[], trx?: Knex.Transac
 
 /**
  * `two_factor_auth_effective` for a page of rows of one entity, reading the
- * chain above them in two batched queries at most (no per-row lookups).
+ * chain above them in one batched query (no per-row lookups).
  */
 export async function effective2fa(repos: Repos, d: EntityDescriptor, rows: Row[], trx?: Knex.Transaction): Promise<boolean[]> {
   switch (d.twoFactor) {
@@ -32,15 +32,16 @@ export async function effective2fa(repos: Repos, d: EntityDescriptor, rows: Row[
       return customerRequires2fa(r.two_factor_auth as TriState, cls ? Boolean(cls.two_factor_auth) : undefined);
     });
   }
-  const customers = await byId(repos.customer, ids(rows, 'i_customer'), trx);
-  const classes = await byId(repos.customer_class, ids([...customers.values()], 'i_customer_class'), trx);
+  // Both levels above in one statement (the customer joined with its class): every get_account_info reads them.
+  const found = await repos.customer.findWithClass2fa(ids(rows, 'i_customer'), trx);
+  const customers = new Map(found.map((c) => [Number(c.i_customer), c]));
   return rows.map((r) => {
     const customer = customers.get(Number(r.i_customer));
-    const cls = customer ? classes.get(Number(customer.i_customer_class)) : undefined;
+    const classSetting = customer?.class_two_factor_auth;
     return childRequires2fa(
       r.two_factor_auth as TriState,
       (customer?.two_factor_auth as TriState | undefined) ?? 'inherit',
-      cls ? Boolean(cls.two_factor_auth) : undefined,
+      classSetting === null || classSetting === undefined ? undefined : Boolean(classSetting),
     );
   });
 }

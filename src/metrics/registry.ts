@@ -54,7 +54,7 @@ export function createMetricsRegistry(sources: ScrapeSources) {
   });
   const sessionCache = new Counter({
     name: 'billing_auth_session_cache_lookups_total',
-    help: 'Session reads answered from the in-process session cache (`hit`) or from the database (`miss`).',
+    help: 'Session lookups (REDIS_URL only): answered from the in-process session cache (`hit`), read from the database and kept (`miss`), or read because the cache could not be trusted at that moment (`bypass`).',
     labelNames: ['result'] as const,
     registers,
   });

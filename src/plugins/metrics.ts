@@ -16,7 +16,7 @@ export interface Metrics {
   /** A failure locked a login in `trx`: counted once that transaction commits (not when it rolls back or runs again). */
   lockoutCommitted(trx: Knex.Transaction): void;
   /** The session cache's hook: one session read answered from the cache (`hit`) or the database (`miss`). */
-  sessionCacheLookup(result: 'hit' | 'miss'): void;
+  sessionCacheLookup(result: 'hit' | 'miss' | 'bypass', count: number): void;
   /** Housekeeping deleted `rows` rows of `table`. */
   housekeepingDeleted(table: string, rows: number): void;
   /** A timed housekeeping pass ended. */
@@ -106,7 +106,7 @@ export default fp(
           () => undefined,
         );
       },
-      sessionCacheLookup: (result) => m.sessionCache.inc({ result }),
+      sessionCacheLookup: (result, count) => m.sessionCache.inc({ result }, count),
       housekeepingDeleted: (table, rows) => m.housekeepingDeleted.inc({ table }, rows),
       housekeepingPass: (result) => m.housekeepingPasses.inc({ result }),
       async listen(host) {

@@ -8,6 +8,7 @@ import { entityOfRealm } from '../entities/descriptors.js';
 import { Fault } from '../rpc/faults.js';
 import { isLiveSession, touchInterval, type SessionForRotation, type SessionRow, type SessionWithPrincipal } from '../repositories/sessions.js';
 import { SessionReads } from '../auth/session-reads.js';
+import { SessionCache } from '../auth/session-cache.js';
 import type { Transaction } from '../repositories/writer.js';
 import type { AuditOrigin } from '../repositories/audit.js';
 import { retryingTransaction } from '../repositories/writer.js';
@@ -91,6 +92,13 @@ declare module 'fastify' {
       /** The session of a PortaBilling `session_id` credential, in the realm the call came to. */
       authenticateSessionId(credential: string, realm: string): Promise<AuthenticatedSession>;
     };
+    /**
+     * The session cache, when `REDIS_URL` is set and SESSION_CACHE_SIZE > 0 (else undefined). For
+     * metrics: `sessionCache.observe((outcome, n) => ...)` is told of every lookup, `hit` (answered
+     * from the cache), `miss` (read from the database, then cached) or `bypass` (read from the
+     * database because the cache cannot be trusted now), with the number of calls it answered.
+     */
+    sessionCache: SessionCache | undefined;
   }
 }
 
@@ -121,13 +129,36 @@ export default fp(
 
     const ended = () => new Fault('Server.Session.check_auth.auth_failed');
 
+    // With Redis, sessions are cached between calls and evicted by notices (auth/session-cache.ts).
+    let cache: SessionCache | undefined;
+    if (app.redis && app.config.SESSION_CACHE_SIZE > 0) {
+      cache = new SessionCache({
+        redis: app.redis,
+        channel: `${app.config.REDIS_KEY_PREFIX}session-notices`,
+        size: app.config.SESSION_CACHE_SIZE,
+        maxAge: app.config.SESSION_CACHE_MAX_AGE,
+        syncTimeout: Math.min(app.config.DB_QUERY_TIMEOUT, 1_000),
+        log: app.log,
+      });
+      await cache.start();
+      app.db.notices.publishWith(cache.publish);
+      const started = cache;
+      // Before the redis plugin's own onClose (hooks run in reverse order of registration).
+      app.addHook('onClose', async () => {
+        app.db.notices.publishWith(undefined);
+        await started.close();
+      });
+    }
+    cache?.observe((outcome, count) => app.metrics.sessionCacheLookup(outcome, count));
+    app.decorate('sessionCache', cache);
+
     /** The principal's table comes from the token's realm claim; the caller still checks the row's realm. */
     const sessionReads = new SessionReads((ids, realm) => {
       const d = entityOfRealm(realm);
       return d
         ? app.repos.sessions.findManyWithPrincipal(ids, { table: d.table, idField: d.idField, withPermissions: realm === 'admin' })
         : Promise.resolve([]);
-    });
+    }, cache);
 
     const isLive = (row: Pick<SessionRow, 'revoked_at' | 'expires_at' | 'last_seen_at'>, now: number): boolean =>
       isLiveSession(row, now, app.config.SESSION_IDLE_TTL);
@@ -198,9 +229,19 @@ export default fp(
 
     /** A session row of `realm` that is live and whose principal (and impersonating admin) may still use it. */
     async function liveRow(sessionId: string, realm: string, now: number): Promise<SessionWithPrincipal | undefined> {
-      // Read on every call (see auth/session-reads.ts): a revocation committed anywhere is seen at once.
+      // As committed when the call arrived (see auth/session-reads.ts): a revocation committed anywhere is seen at once.
       const row = await sessionReads.get(sessionId, realm);
-      if (!row || !isLive(row, now) || row.realm !== realm) return undefined;
+      const accepted = row && usable(row, realm, now);
+      // A cached row may be refused only for being behind (another replica kept the session alive): read it again.
+      if (!accepted && row && cache?.trusted) {
+        const fresh = await sessionReads.get(sessionId, realm, true);
+        return fresh && usable(fresh, realm, now);
+      }
+      return accepted;
+    }
+
+    function usable(row: SessionWithPrincipal, realm: string, now: number): SessionWithPrincipal | undefined {
+      if (!isLive(row, now) || row.realm !== realm) return undefined;
       // A principal that was deleted or blocked loses its sessions at once.
       if (row.p_blocked === null || Boolean(row.p_blocked)) return undefined;
       if (row.impersonated_by !== null) {
@@ -212,7 +253,10 @@ export default fp(
 
     /** The call goes on in this session: slide its idle window and say what the method sees of it. */
     async function accepted(row: SessionWithPrincipal, now: number): Promise<AuthenticatedSession> {
-      if (now - row.last_seen_at >= touchEvery) await app.repos.sessions.touch(row.id, now);
+      if (now - row.last_seen_at >= touchEvery) {
+        await app.repos.sessions.touch(row.id, now);
+        sessionReads.touched(row.id, now);
+      }
       return {
         sessionId: row.id,
         realm: row.realm,
@@ -279,8 +323,9 @@ export default fp(
           app.db.writer.transaction(async (ex): Promise<Outcome> => {
             const row = await app.repos.sessions.findForRotation(sessionId, presented, sha256(next), ex);
             if (!row) return {};
-            const d = entityOfRealm(row.realm);
-            const activeLogin = async () => (isLive(row, now) && d ? app.repos.entities[d.name].activeKey(row.principal_id, ex) : undefined);
+            // The principal's state came with the row (one statement): a blocked or deleted one refreshes nothing.
+            const active = isLive(row, now) && row.p_blocked !== null && !row.p_blocked && row.p_key !== null;
+            const activeLogin = async () => (active ? String(row.p_key) : undefined);
             if (!row.presented_current) {
               // Presented again within the grace of its own rotation (and nothing rotated since): the same
               // pair that rotation gave, access token included (same claims, same signature).
@@ -348,5 +393,5 @@ export default fp(
       },
     });
   },
-  { name: 'sessions', dependencies: ['config', 'database', 'secrets'] },
+  { name: 'sessions', dependencies: ['config', 'database', 'secrets', 'redis', 'metrics'] },
 );

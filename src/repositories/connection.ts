@@ -7,6 +7,8 @@ import { knexPointReader, mysqlPointReader, sqlitePointReader, type PointReader 
 import { migrateLatest } from './schema-migration.js';
 import { cachePreparedStatements } from './statements.js';
 import { retryPolicy, type RetryPolicy } from './retry.js';
+import { SessionNotices } from './session-notices.js';
+import { countStatement } from './statement-count.js';
 import { knexWriter, sqliteWriter, type Writer } from './writer.js';
 
 export type Dialect = 'sqlite' | 'mysql';
@@ -20,6 +22,8 @@ export interface Database {
   writer: Writer;
   /** How transactions that lost to contention are run again (see retry.ts, `retryingTransaction`). */
   retry: RetryPolicy;
+  /** Tells replicas that cache sessions what committed writes changed about them (see session-notices.ts). */
+  notices: SessionNotices;
   /** Brings the schema up to date; returns the migrations applied. */
   migrate(): Promise<string[]>;
 }
@@ -77,10 +81,12 @@ export function createDatabase(settings: DatabaseSettings, log?: DatabaseLog): D
         },
       },
     });
+    knex.on('query', countStatement);
     return {
       knex,
       dialect: 'sqlite',
       retry,
+      notices: new SessionNotices(),
       reads: filename === ':memory:' ? knexPointReader(knex) : sqlitePointReader(filename, busyTimeout),
       writer: sqliteWriter(knex),
       migrate: () => migrateLatest(knex),
@@ -107,12 +113,15 @@ export function createDatabase(settings: DatabaseSettings, log?: DatabaseLog): D
       acquireConnectionTimeout: settings.DB_ACQUIRE_TIMEOUT,
     });
   const knex = mysqlKnex(settings.DB_QUERY_TIMEOUT);
+  knex.on('query', countStatement);
+  const notices = new SessionNotices();
   return {
     knex,
     dialect: 'mysql',
     retry,
+    notices,
     reads: mysqlPointReader(connection, 10, { acquire: settings.DB_ACQUIRE_TIMEOUT, query: settings.DB_QUERY_TIMEOUT }),
-    writer: knexWriter({ knex, retry }, 'mysql'),
+    writer: knexWriter({ knex, retry, notices }, 'mysql'),
     // Migrations get connections of their own with no statement timeout: MySQL cannot roll DDL
     // back, so an ALTER of a big table cut off midway would leave the schema (and knex's
     // migration lock) half done while the server goes on with it.

@@ -25,11 +25,29 @@ export function createEntityRepository(db: Database, d: EntityDescriptor) {
   // Reads outside a transaction by id or key go through the point reader (committed rows, as knex would see them).
   const byId = pointQuery<Row>(db, (id) => knex(d.table).where(d.idField, id).first());
   const byKey = pointQuery<Row>(db, (key) => knex(d.table).where('login_key', key).first());
-  const blockedById = pointQuery<{ blocked: boolean | number; key: string }>(db, (id) =>
-    knex(d.table).where(d.idField, id).first('blocked', { key: d.keyField }),
-  );
+  /** The 2FA chain above a child of a customer in one statement: the customer with its class's setting. */
+  const withClassColumns = () =>
+    knex(d.table)
+      .leftJoin({ cc: 'customer_classes' }, 'cc.i_customer_class', `${d.table}.i_customer_class`)
+      .select(`${d.table}.${d.idField}`, `${d.table}.two_factor_auth`, `${d.table}.i_customer_class`, { class_two_factor_auth: 'cc.two_factor_auth' });
+  const withClassById = d.name === 'customer' ? pointQuery<Row>(db, (id) => withClassColumns().where(`${d.table}.${d.idField}`, id).first()) : undefined;
   return {
     descriptor: d,
+
+    /**
+     * Customers only: their `two_factor_auth` with their class's (`class_two_factor_auth`, null
+     * without a class), one statement for both levels of the 2FA chain above an account or individual.
+     */
+    async findWithClass2fa(ids: number[], trx?: Knex.Transaction): Promise<Row[]> {
+      if (!withClassById) throw new Error(`findWithClass2fa: ${d.name} has no class`);
+      if (ids.length === 0) return [];
+      if (ids.length === 1 && !trx) {
+        const row = await withClassById(ids[0]);
+        return row ? [row] : [];
+      }
+      const q = withClassColumns().whereIn(`${d.table}.${d.idField}`, ids);
+      return trx ? q.transacting(trx) : q;
+    },
 
     async count(trx?: Knex.Transaction): Promise<number> {
       return countRows(table(trx));
@@ -37,15 +55,6 @@ export function createEntityRepository(db: Database, d: EntityDescriptor) {
 
     async findById(id: number, trx?: Transaction): Promise<Row | undefined> {
       return byId(id, trx);
-    },
-
-    /**
-     * The login (key) of a row that exists and is not blocked, else undefined: all a session needs to go
-     * on, and the name its new access token shows (two columns, not the row).
-     */
-    async activeKey(id: number, trx?: Transaction): Promise<string | undefined> {
-      const row = await blockedById(id, trx);
-      return row !== undefined && !row.blocked ? String(row.key) : undefined;
     },
 
     async findByIds(ids: number[], trx?: Knex.Transaction): Promise<Row[]> {
@@ -82,8 +91,14 @@ export function createEntityRepository(db: Database, d: EntityDescriptor) {
       return Number(id);
     },
 
+    /**
+     * A principal's row decides whether its sessions live (blocked, deleted) and what they may do
+     * (an admin's permissions): replicas that cache sessions are told of every change to it.
+     */
     async update(id: number, patch: Row, trx?: Knex.Transaction): Promise<number> {
-      return table(trx).where(d.idField, id).update(patch);
+      const n = await table(trx).where(d.idField, id).update(patch);
+      if (n > 0 && d.realm) await db.notices.note(trx, { realm: d.realm, principal: id });
+      return n;
     },
 
     /**
@@ -95,7 +110,9 @@ export function createEntityRepository(db: Database, d: EntityDescriptor) {
     },
 
     async delete(id: number, trx?: Knex.Transaction): Promise<number> {
-      return table(trx).where(d.idField, id).delete();
+      const n = await table(trx).where(d.idField, id).delete();
+      if (n > 0 && d.realm) await db.notices.note(trx, { realm: d.realm, principal: id });
+      return n;
     },
 
     async countWhere(field: string, value: number | string, trx?: Knex.Transaction): Promise<number> {

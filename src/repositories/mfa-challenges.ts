@@ -4,6 +4,8 @@ import { pointQueryOf } from './point-reader.js';
 import { compile, param } from './statements.js';
 import type { Transaction } from './writer.js';
 
+import type { TwoFactorKeyRow } from './two-factor-keys.js';
+
 export interface MfaChallengeRow {
   /** sha256 of the mfa_token; the token itself is never stored. */
   token_hash: string;
@@ -27,6 +29,16 @@ export function createMfaChallengesRepository(db: Database) {
       .andWhere('expires_at', '>', param('now'));
   const findLive = pointQueryOf<MfaChallengeRow>(db, live(knex('mfa_challenges')).first());
   const consume = compile(live(knex('mfa_challenges')).update({ consumed_at: param('now') }));
+  // The challenge with its principal's TOTP key, one statement for the two reads every verify_otp starts with.
+  const keyColumns = ['secret_enc', 'status', 'created_at', 'activated_at', 'last_used_step'] as const;
+  const findLiveWithKey = pointQueryOf<MfaChallengeRow & Record<`k_${(typeof keyColumns)[number]}`, unknown>>(
+    db,
+    live(knex('mfa_challenges'))
+      .leftJoin({ k: 'two_factor_keys' }, function () {
+        this.on('k.realm', '=', 'mfa_challenges.realm').andOn('k.principal_id', '=', 'mfa_challenges.principal_id');
+      })
+      .first('mfa_challenges.*', ...keyColumns.map((c) => ({ [`k_${c}`]: `k.${c}` }))),
+  );
   return {
     async insert(row: MfaChallengeRow, trx?: Knex.Transaction): Promise<void> {
       await table(trx).insert(row);
@@ -38,6 +50,26 @@ export function createMfaChallengesRepository(db: Database) {
 
     async findLive(tokenHash: string, now: number, trx?: Transaction): Promise<MfaChallengeRow | undefined> {
       return findLive({ tokenHash, now }, trx);
+    },
+
+    /** A live challenge and its principal's TOTP key (undefined when there is none), in one statement. */
+    async findLiveWithKey(tokenHash: string, now: number, trx?: Transaction): Promise<{ challenge: MfaChallengeRow; key?: TwoFactorKeyRow } | undefined> {
+      const row = await findLiveWithKey({ tokenHash, now }, trx);
+      if (!row) return undefined;
+      const { k_secret_enc, k_status, k_created_at, k_activated_at, k_last_used_step, ...challenge } = row;
+      const key: TwoFactorKeyRow | undefined =
+        k_secret_enc === null || k_secret_enc === undefined
+          ? undefined
+          : {
+              realm: challenge.realm,
+              principal_id: challenge.principal_id,
+              secret_enc: String(k_secret_enc),
+              status: k_status as TwoFactorKeyRow['status'],
+              created_at: Number(k_created_at),
+              activated_at: k_activated_at === null ? null : Number(k_activated_at),
+              last_used_step: k_last_used_step === null || k_last_used_step === undefined ? null : Number(k_last_used_step),
+            };
+      return { challenge: challenge as MfaChallengeRow, key };
     },
 
     /** Single use: true only for the one caller that consumes it. */

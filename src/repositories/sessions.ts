@@ -1,10 +1,12 @@
 import type { Knex } from 'knex';
+import { ENTITIES } from '../entities/descriptors.js';
 import { countRows, type Database } from './connection.js';
 import { pointQuery, pointQueryOf } from './point-reader.js';
 import { compile, param } from './statements.js';
 import type { Transaction } from './writer.js';
 import type { MfaChallengesRepository } from './mfa-challenges.js';
 import type { PasswordResetsRepository } from './password-resets.js';
+import type { SessionNotice } from './session-notices.js';
 
 export interface SessionRow {
   id: string;
@@ -65,6 +67,10 @@ export type SessionForRotation = Pick<SessionRow, (typeof ROTATION_COLUMNS)[numb
   presented_previous: number | null;
   /** The current token is the one rotating the presented token gives (see sessions plugin: it is derived). */
   rotated_to_derived: number | null;
+  /** The principal's blocked flag, null when it is gone (read in the same statement, joined by realm). */
+  p_blocked: boolean | number | null;
+  /** The principal's login (its key field), shown in the new access token. */
+  p_key: string | null;
 };
 
 const ROTATION_COLUMNS = [
@@ -105,7 +111,10 @@ const NEW_SESSION_COLUMNS = [
 ] as const satisfies ReadonlyArray<keyof NewSession>;
 
 export function createSessionsRepository(db: Database, challenges: MfaChallengesRepository, resets: PasswordResetsRepository) {
-  const { knex, writer } = db;
+  const { knex, writer, notices } = db;
+  // Every write below that ends a session or changes what it may do notes it, so caching replicas evict (session-notices.ts).
+  const oneSession = (id: string): SessionNotice => ({ session: id });
+  const allOf = (realm: string, principal: number): SessionNotice => ({ realm, principal });
   const table = (trx?: Knex.Transaction) => (trx ?? knex)<SessionRow>('sessions');
   /**
    * Sessions with their principal's state, in one statement (`ids` padded up to a power of two by
@@ -135,15 +144,28 @@ export function createSessionsRepository(db: Database, challenges: MfaChallenges
     return db.reads.all<SessionWithPrincipal>(sql, padded);
   };
   const byId = pointQuery<SessionRow>(db, (id) => knex('sessions').where({ id }).first());
+  // The principal of every realm, joined on the session's realm: a refresh reads its session and its
+  // principal's state in one statement (one of these joins matches; the others are NULL).
+  const principals = ENTITIES.filter((e) => e.realm !== undefined).map((e, i) => ({ e, alias: `p${i}` }));
+  const rotationQuery = knex('sessions');
+  for (const { e, alias } of principals) {
+    rotationQuery.leftJoin({ [alias]: e.table }, function () {
+      this.on(`${alias}.${e.idField}`, '=', 'sessions.principal_id').andOn('sessions.realm', '=', knex.raw('?', [e.realm as string]));
+    });
+  }
+  const coalesce = (column: (e: (typeof principals)[number]['e']) => string) =>
+    `coalesce(${principals.map(({ e, alias }) => knex.raw('??', [`${alias}.${column(e)}`]).toQuery()).join(', ')})`;
   const forRotation = pointQueryOf<SessionForRotation>(
     db,
-    knex('sessions')
-      .where({ id: param('id') })
+    rotationQuery
+      .where({ 'sessions.id': param('id') })
       .first(
-        ...ROTATION_COLUMNS,
-        knex.raw('(refresh_token_hash = ?) as presented_current', [param('hash')]),
-        knex.raw('(previous_refresh_token_hash = ?) as presented_previous', [param('hash')]),
-        knex.raw('(refresh_token_hash = ?) as rotated_to_derived', [param('derivedHash')]),
+        ...ROTATION_COLUMNS.map((c) => `sessions.${c}`),
+        knex.raw(`${coalesce(() => 'blocked')} as p_blocked`),
+        knex.raw(`${coalesce((e) => e.keyField)} as p_key`),
+        knex.raw('(sessions.refresh_token_hash = ?) as presented_current', [param('hash')]),
+        knex.raw('(sessions.previous_refresh_token_hash = ?) as presented_previous', [param('hash')]),
+        knex.raw('(sessions.refresh_token_hash = ?) as rotated_to_derived', [param('derivedHash')]),
       ),
   );
   // The writes of a login and of a refresh, compiled once (see statements.ts).
@@ -164,8 +186,12 @@ export function createSessionsRepository(db: Database, challenges: MfaChallenges
    * the admin's own, and when it loses the right to open them. Ended for
    * good: giving the right back does not revive them.
    */
-  const revokeImpersonationsBy = (adminId: number, now: number, reason: string, trx: Knex.Transaction): Promise<number> =>
-    table(trx).where({ impersonated_by: adminId }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason });
+  const revokeImpersonationsBy = async (adminId: number, now: number, reason: string, trx: Knex.Transaction): Promise<number> => {
+    const n = await table(trx).where({ impersonated_by: adminId }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason });
+    // The admin's notice evicts the sessions it impersonates too (see auth/session-cache.ts).
+    if (n > 0) await notices.note(trx, allOf('admin', adminId));
+    return n;
+  };
   return {
     async insert(row: NewSession, trx?: Transaction): Promise<void> {
       await writer.within(trx, (ex) => ex.run(insertSession, row));
@@ -197,7 +223,9 @@ export function createSessionsRepository(db: Database, challenges: MfaChallenges
     },
 
     async revoke(id: string, now: number, reason: string, trx?: Knex.Transaction): Promise<number> {
-      return table(trx).where({ id }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason });
+      const n = await table(trx).where({ id }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason });
+      if (n > 0) await notices.note(trx, oneSession(id));
+      return n;
     },
 
     /**
@@ -235,11 +263,13 @@ export function createSessionsRepository(db: Database, challenges: MfaChallenges
 
     /** Revokes a session only if it belongs to this principal (so nobody can end another principal's session). */
     async revokeOwn(id: string, realm: string, principalId: number, now: number, reason: string, trx?: Knex.Transaction): Promise<number> {
-      return table(trx).where({ id, realm, principal_id: principalId }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason });
+      const n = await table(trx).where({ id, realm, principal_id: principalId }).whereNull('revoked_at').update({ revoked_at: now, revoke_reason: reason });
+      if (n > 0) await notices.note(trx, oneSession(id));
+      return n;
     },
 
     async liftRestriction(id: string, trx?: Knex.Transaction): Promise<void> {
-      await table(trx).where({ id }).update({ restricted: false });
+      if ((await table(trx).where({ id }).update({ restricted: false })) > 0) await notices.note(trx, oneSession(id));
     },
 
     /**
@@ -265,6 +295,7 @@ export function createSessionsRepository(db: Database, challenges: MfaChallenges
       const q = table(trx).where({ realm, principal_id: principalId }).whereNull('revoked_at');
       if (exceptId) q.andWhereNot({ id: exceptId });
       const own = await q.update({ revoked_at: now, revoke_reason: reason });
+      if (own > 0) await notices.note(trx, allOf(realm, principalId));
       return realm === 'admin' ? own + (await revokeImpersonationsBy(principalId, now, reason, trx)) : own;
     },
 
@@ -273,6 +304,7 @@ export function createSessionsRepository(db: Database, challenges: MfaChallenges
       await challenges.removeFor(realm, principalId, trx);
       await resets.removeAllFor(realm, principalId, trx);
       const own = await table(trx).where({ realm, principal_id: principalId }).delete();
+      if (own > 0) await notices.note(trx, allOf(realm, principalId));
       return realm === 'admin' ? own + (await revokeImpersonationsBy(principalId, now, 'deleted', trx)) : own;
     },
 

@@ -2,7 +2,9 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { Knex } from 'knex';
 import type { Dialect } from './connection.js';
 import { retrying, type RetryPolicy } from './retry.js';
+import type { SessionNotices } from './session-notices.js';
 import type { Statement, Values } from './statements.js';
+import { countStatement } from './statement-count.js';
 
 const EXECUTOR: unique symbol = Symbol('executor');
 const COMMITTED: unique symbol = Symbol('committed');
@@ -124,8 +126,15 @@ function outcome(): { promise: Promise<boolean>; settle: (committed: boolean) =>
  */
 export function sqliteWriter(knex: Knex): Writer {
   const client = knex.client as { acquireConnection(): Promise<SqliteConnection>; releaseConnection(c: SqliteConnection): unknown };
-  // The connection keeps its statements prepared (see connection.ts).
-  const prepare = (conn: SqliteConnection, statement: Statement): BetterSqlite3.Statement => conn.prepare(statement.sql);
+  // The connection keeps its statements prepared (see connection.ts). Every statement run is counted (statement-count.ts).
+  const prepare = (conn: SqliteConnection, statement: Statement): BetterSqlite3.Statement => {
+    countStatement();
+    return conn.prepare(statement.sql);
+  };
+  const control = (conn: SqliteConnection, sql: string): void => {
+    countStatement();
+    conn.prepare(sql).run();
+  };
   // One per job: each job commits (its savepoint released, then the batch's COMMIT) or rolls back on its own.
   const executor = (conn: SqliteConnection, committed: Promise<boolean>): Executor => ({
     [EXECUTOR]: true,
@@ -148,25 +157,25 @@ export function sqliteWriter(knex: Knex): Writer {
     let conn: SqliteConnection | undefined;
     try {
       conn = await client.acquireConnection();
-      conn.prepare('BEGIN IMMEDIATE').run();
+      control(conn, 'BEGIN IMMEDIATE');
       try {
         for (const [i, job] of jobs.entries()) {
           const ex = executor(conn, outcomes[i]!.promise);
-          conn.prepare('SAVEPOINT job').run();
+          control(conn, 'SAVEPOINT job');
           try {
             const value = await job.fn(ex);
-            conn.prepare('RELEASE job').run();
+            control(conn, 'RELEASE job');
             settled.push(() => job.resolve(value));
           } catch (err) {
-            conn.prepare('ROLLBACK TO job').run();
-            conn.prepare('RELEASE job').run();
+            control(conn, 'ROLLBACK TO job');
+            control(conn, 'RELEASE job');
             outcomes[i]!.settle(false);
             settled.push(() => job.reject(err));
           }
         }
-        conn.prepare('COMMIT').run();
+        control(conn, 'COMMIT');
       } catch (err) {
-        if (conn.inTransaction) conn.prepare('ROLLBACK').run();
+        if (conn.inTransaction) control(conn, 'ROLLBACK');
         throw err;
       }
     } catch (err) {
@@ -203,9 +212,23 @@ export function sqliteWriter(knex: Knex): Writer {
   return { ...writer, within: withinFor(writer, 'sqlite') };
 }
 
-/** A knex transaction run again from the start on contention (see retry.ts): the one retry policy of every transaction that writes. */
-export function retryingTransaction<T>(db: { knex: Knex; retry: RetryPolicy }, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
-  return retrying(db.retry, () => db.knex.transaction(fn));
+/**
+ * A knex transaction run again from the start on contention (see retry.ts): the one retry policy of every transaction that writes.
+ * The session notices its writes noted (see session-notices.ts) are sent after it committed and before it resolves.
+ */
+export function retryingTransaction<T>(db: { knex: Knex; retry: RetryPolicy; notices?: SessionNotices }, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+  const notices = db.notices;
+  if (!notices?.active) return retrying(db.retry, () => db.knex.transaction(fn));
+  return retrying(db.retry, async () => {
+    let attempt: Knex.Transaction | undefined;
+    const value = await db.knex.transaction((trx) => {
+      attempt = trx;
+      notices.begin(trx);
+      return fn(trx);
+    });
+    if (attempt) await notices.committed(attempt);
+    return value;
+  });
 }
 
 /**
@@ -217,7 +240,7 @@ export function retryingTransaction<T>(db: { knex: Knex; retry: RetryPolicy }, f
  * the MySQL manual advises. That is why `fn` must act only through its
  * executor.
  */
-export function knexWriter(db: { knex: Knex; retry: RetryPolicy }, dialect: Dialect): Writer {
+export function knexWriter(db: { knex: Knex; retry: RetryPolicy; notices?: SessionNotices }, dialect: Dialect): Writer {
   const writer = {
     transaction<T>(fn: (ex: Executor) => Promise<T>): Promise<T> {
       return retryingTransaction(db, (trx) => fn(knexExecutor(trx, dialect)));

@@ -66,19 +66,19 @@ export default defineMethod<Params, Result>({
 });
 
 /**
- * The live token, its principal and key, or the refusal: read before any
- * attempt is claimed, so a stale token never fills the brute-force counters.
+ * The live token with its principal's key (one statement), and the principal,
+ * or the refusal: read before any attempt is claimed, so a stale token never
+ * fills the brute-force counters.
  */
 async function authenticate(ctx: CallContext, hash: string) {
   const { app } = ctx;
-  const challenge = await app.repos.mfaChallenges.findLive(hash, app.clock.now());
-  if (!challenge) return invalidToken();
+  const found = await app.repos.mfaChallenges.findLiveWithKey(hash, app.clock.now());
+  if (!found) return invalidToken();
+  const { challenge, key } = found;
   const d = entityOfRealm(challenge.realm);
   const row = d ? await app.repos.entities[d.name].findById(challenge.principal_id) : undefined;
   if (!d?.realm || !row || row.blocked) return invalidToken();
-  const { realm, principal_id: principalId } = challenge;
 
-  const key = await app.repos.twoFactorKeys.find(realm, principalId);
   const expected = challenge.kind === 'enroll' ? 'pending' : 'active';
   // The key was reset (or enrolled elsewhere) since the login: this token is void.
   if (!key || key.status !== expected) return invalidToken();
