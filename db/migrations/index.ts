@@ -12,6 +12,8 @@ import * as m010 from './010_imported_password_hashes.js';
 import * as m011 from './011_password_resets.js';
 import * as m012 from './012_portal_clients.js';
 import * as m013 from './013_portabilling_session_secret.js';
+import * as m017 from './017_list_indexes.js';
+import * as m018 from './018_list_indexes_sessions.js';
 
 /**
  * The ordered migration set. Listing modules (instead of letting knex scan a
@@ -32,6 +34,8 @@ const migrations: Record<string, Knex.Migration> = {
   '011_password_resets': m011,
   '012_portal_clients': m012,
   '013_portabilling_session_secret': m013,
+  '017_list_indexes': m017,
+  '018_list_indexes_sessions': m018,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
