@@ -213,7 +213,7 @@ export function createSessionsRepository(db: Database, challenges: MfaChallenges
     /**
      * A principal's live sessions, as isLiveSession says (`idleTtl`: SESSION_IDLE_TTL), newest
      * first (`created_at`, then `id`, both descending: the order of the `(realm, principal_id,
-     * created_at)` index of migration 018, whose last column on both engines is the primary key).
+     * created_at, id)` index of migration 018).
      * `after`: `[created_at, id]` of the last row already read.
      */
     async listLive(
