@@ -357,7 +357,7 @@ function report(storage: string, target: number, small: Case[], large: Case[], s
     const l = large.find((c) => key(c.case) === key(s.case));
     const p50s = s.measure.latency_p50_ms;
     const p50l = l?.measure.latency_p50_ms;
-    const growth = p50s !== undefined && p50l !== undefined ? p50l / Math.max(p50s, 1) : Number.NaN;
+    const growth = p50s !== undefined && p50l !== undefined ? Math.max(p50l, 1) / Math.max(p50s, 1) : Number.NaN;
     const baselineRow = s.case.startsWith('baseline') || s.case.startsWith('bcrypt bound');
     const verdict = baselineRow || Number.isNaN(growth) ? '-' : growth <= 1.5 ? 'met' : 'MISSED';
     lines.push(
