@@ -22,9 +22,12 @@ import { codeAt, generateSecret } from '../src/domain/totp/totp.js';
 import { packageRoot } from '../src/paths.js';
 import { benchDatabase, type Served } from './cluster.js';
 import { countStatements, type StatementCount } from './statements.js';
+import { listCases, rootToken, runScaled, scaleArg } from './scale.js';
 
 const quick = process.argv.includes('--quick');
-/** `--only=ping,info,verify,refresh,login`: run just those cases (plus the baseline), e.g. to profile one. */
+/** `--scale=1m`: bench/scale.ts runs this file twice, at 10k rows and at that many (BENCHMARKS.md). */
+const scale = scaleArg();
+/** `--only=ping,info,verify,refresh,lists,login`: run just those cases (plus the baseline), e.g. to profile one. */
 const only = process.argv
   .find((a) => a.startsWith('--only='))
   ?.slice('--only='.length)
@@ -185,7 +188,8 @@ function peakRssMb(pid: number): number {
 }
 
 async function main(): Promise<void> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'billing-auth-bench-'));
+  // BENCH_DATA_DIR: bench/scale.ts runs this twice on one database, so with one keyring.
+  const dataDir = process.env.BENCH_DATA_DIR ?? mkdtempSync(join(tmpdir(), 'billing-auth-bench-'));
   // BENCH_CLUSTER (bench/cluster.ts): a Galera cluster, or one MariaDB server, started for this run.
   const started = await benchDatabase();
   const databaseUrl = started?.databaseUrl ?? process.env.BENCH_DATABASE_URL ?? `sqlite:${join(dataDir, 'bench.sqlite')}`;
@@ -270,6 +274,8 @@ async function main(): Promise<void> {
   const refreshTokens = [];
   for (let i = 0; i < REFRESH_TOKENS; i++) refreshTokens.push((await sessionFor(plain[i % plain.length] as { id: number })).refresh_token);
   await seeder.close();
+  // A full page of logins starts with this prefix (1, 10-19, 100-199, 1000-1999, ...).
+  const lists = runs('lists') ? await listCases(databaseUrl, `bench-${now}-1`) : [];
 
   const service = started?.serve ? await started.serve(env, profileArgs) : await serveOne(env, servicePort);
   const baseUrl = service.url;
@@ -367,6 +373,15 @@ async function main(): Promise<void> {
       vsBase('Session/refresh_access_token', m, storage === 'sqlite' ? 0.3 : undefined);
     }
 
+    if (lists.length > 0) {
+      console.log('admin lists...');
+      const token = await rootToken(baseUrl, env.BOOTSTRAP_ADMIN_PASSWORD as string);
+      for (const c of lists) {
+        const requests = [{ path: c.path, body: c.body, token }];
+        vsBase(c.name, await load(baseUrl, requests, { duration: SECONDS, warmup: { requests, duration: 1 } }));
+      }
+    }
+
     await measureBaseline('after');
     const ceiling = Math.max(...baselines.map((b) => b.requests_per_sec));
     // Every row so far is a baseline or a case measured against it.
@@ -401,7 +416,7 @@ async function main(): Promise<void> {
     // writes its profile; otherwise it is simply killed.
     await service.stop(Boolean(process.env.BENCH_PROFILE));
     await started?.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    if (!process.env.BENCH_DATA_DIR) rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
@@ -432,8 +447,10 @@ function report(rows: Row[], peakRss: number, storage: string, setup: string, st
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const json = { date: new Date().toISOString(), storage, setup, quick, machine, connections: CONNECTIONS, seconds: SECONDS, peak_rss_mb: peakRss, cases: rows, statements };
   writeFileSync(join(packageRoot, 'bench', 'results', `${stamp}-${storage}${benchRedis() ? '-redis' : ''}${quick ? '-quick' : ''}.json`), JSON.stringify(json, null, 2));
+  if (process.env.BENCH_RESULT_FILE) writeFileSync(process.env.BENCH_RESULT_FILE, JSON.stringify(json));
   if (!only)
     writeFileSync(join(packageRoot, 'bench', 'results', `latest-${storage}${benchRedis() ? '-redis' : ''}.md`), `${lines.join('\n')}\n\n${summary.map((s) => `- ${s}`).join('\n')}\n`);
 }
 
-await main();
+if (scale !== undefined) await runScaled(scale);
+else await main();

@@ -13,6 +13,8 @@ import * as m011 from './011_password_resets.js';
 import * as m012 from './012_portal_clients.js';
 import * as m013 from './013_portabilling_session_secret.js';
 import * as m014 from './014_drop_session_changes.js';
+import * as m017 from './017_list_indexes.js';
+import * as m018 from './018_list_indexes_sessions.js';
 import * as m019 from './019_retention_indexes.js';
 
 /**
@@ -35,6 +37,8 @@ const migrations: Record<string, Knex.Migration> = {
   '012_portal_clients': m012,
   '013_portabilling_session_secret': m013,
   '014_drop_session_changes': m014,
+  '017_list_indexes': m017,
+  '018_list_indexes_sessions': m018,
   '019_retention_indexes': m019,
 };
 

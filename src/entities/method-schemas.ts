@@ -111,15 +111,18 @@ export function entitySchemas(m: EntityModel) {
           // Defaults beside the $ref: ajv applies defaults only where the property is declared.
           limit: { $ref: `${COMMON}limit`, default: 100 },
           offset: { $ref: `${COMMON}offset`, default: 0 },
+          cursor: { $ref: `${COMMON}cursor` },
+          with_total: { $ref: `${COMMON}with_total`, default: false },
           [`${d.keyField}_prefix`]: { $ref: `${COMMON}prefix` },
           ...referenceFilters,
         },
       }),
       result: composed(m, 'list', 'result', {
-        required: [`${d.name}_list`, 'total'],
+        required: [`${d.name}_list`, 'next_cursor'],
         properties: {
           [`${d.name}_list`]: { type: 'array', items: infoRef(m) },
-          total: { type: 'integer', minimum: 0, description: 'Rows matching the filters, regardless of paging.' },
+          next_cursor: { $ref: `${COMMON}next_cursor` },
+          total: { $ref: `${COMMON}total` },
         },
       }),
     },

@@ -43,6 +43,9 @@ export interface AuditQuery {
   to?: number;
   limit: number;
   offset: number;
+  /** Keyset paging: `[at, i_event]` of the last row already read. */
+  after?: [number, number];
+  withTotal: boolean;
 }
 
 const COLUMNS = [
@@ -78,7 +81,12 @@ export function createAuditRepository({ knex, writer }: Database) {
       );
     },
 
-    async list(q: AuditQuery, trx?: Knex.Transaction): Promise<{ rows: AuditRow[]; total: number }> {
+    /**
+     * Newest first: by `at`, then `i_event`, both descending. Each filter leads an index that
+     * ends in `at` (migration 017; the primary key `i_event` is the index's last column on both
+     * engines), so a page reads `limit + 1` rows of one index in order, however deep.
+     */
+    async list(q: AuditQuery, trx?: Knex.Transaction): Promise<{ rows: AuditRow[]; more: boolean; total?: number }> {
       const base = table(trx);
       if (q.realm) base.where('realm', q.realm);
       if (q.entity) base.where('entity', q.entity);
@@ -86,9 +94,20 @@ export function createAuditRepository({ knex, writer }: Database) {
       if (q.event) base.where('event', q.event);
       if (q.from !== undefined) base.where('at', '>=', q.from);
       if (q.to !== undefined) base.where('at', '<', q.to);
-      const total = await countRows(base.clone());
-      const rows = await base.clone().orderBy('i_event', 'desc').limit(q.limit).offset(q.offset);
-      return { rows, total };
+      const total = q.withTotal ? await countRows(base.clone()) : undefined;
+      if (q.after) {
+        const [at, id] = q.after;
+        // `at <= ?` is the range the index serves; the OR only sorts out rows of that same instant.
+        base.where('at', '<=', at).andWhere((w) => w.where('at', '<', at).orWhere('i_event', '<', id));
+      }
+      const rows = await base
+        .orderBy([
+          { column: 'at', order: 'desc' },
+          { column: 'i_event', order: 'desc' },
+        ])
+        .limit(q.limit + 1)
+        .offset(q.offset);
+      return { rows: rows.slice(0, q.limit), more: rows.length > q.limit, total };
     },
   };
 }

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { loginKey } from '../domain/login.js';
 import type { EntityDescriptor } from '../entities/descriptors.js';
 import { countRows, type Database } from './connection.js';
+import { disjointPrefixes, prefixRange } from './key-range.js';
 import { pointQuery } from './point-reader.js';
 import type { Transaction } from './writer.js';
 
@@ -13,10 +14,17 @@ export interface ListQuery {
   prefix?: string;
   limit: number;
   offset: number;
+  /** Keyset paging: the id (without a prefix) or the key (with one) of the last row already read. */
+  after?: number | string;
+  withTotal: boolean;
 }
 
-/** LIKE with the caller's text taken literally. */
-const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+export interface ListPage {
+  rows: Row[];
+  /** A further row exists after these. */
+  more: boolean;
+  total?: number;
+}
 
 /** One repository shape for every entity table; the descriptor says which table and keys. */
 export function createEntityRepository(db: Database, d: EntityDescriptor) {
@@ -119,19 +127,42 @@ export function createEntityRepository(db: Database, d: EntityDescriptor) {
       return countRows(table(trx).where(field, value));
     },
 
-    async list(query: ListQuery, trx?: Knex.Transaction): Promise<{ rows: Row[]; total: number }> {
-      const base = table(trx).where(query.filters);
-      // ESCAPE spelled out: SQLite's LIKE has no escape character by default. Rows that kept a
-      // lower-cased key at migration 007 match what was typed, like findByLogin.
-      if (query.prefix) {
-        const prefixes = [...new Set([loginKey(query.prefix), query.prefix.toLowerCase()])];
-        base.andWhere((q) => {
-          for (const prefix of prefixes) q.orWhereRaw('login_key like ? escape ?', [`${escapeLike(prefix)}%`, '\\']);
-        });
+    /**
+     * One page of a list, read from an index (migration 017): by id, or, with a prefix, by key
+     * as a range on `login_key` (see key-range.ts). A reference filter is the leading column
+     * of the index either way. `limit + 1` rows are read to know whether more follow.
+     */
+    async list(query: ListQuery, trx?: Knex.Transaction): Promise<ListPage> {
+      const take = query.limit + 1;
+      if (!query.prefix) {
+        const q = table(trx).where(query.filters);
+        const total = query.withTotal ? await countRows(q.clone()) : undefined;
+        if (query.after !== undefined) q.andWhere(d.idField, '>', query.after);
+        const rows = await q.orderBy(d.idField).limit(take).offset(query.offset);
+        return { rows: rows.slice(0, query.limit), more: rows.length > query.limit, total };
       }
-      const total = await countRows(base.clone());
-      const rows = await base.clone().orderBy(d.idField).limit(query.limit).offset(query.offset);
-      return { rows, total };
+      // Rows that kept a lower-cased key at migration 007 match what was typed, like findByLogin:
+      // one range per distinct prefix, each read in key order, merged.
+      const prefixes = disjointPrefixes([loginKey(query.prefix), query.prefix.toLowerCase()]);
+      const inRange = (q: Knex.QueryBuilder, prefix: string) => {
+        const { lower, upper } = prefixRange(prefix);
+        q.where('login_key', '>=', lower);
+        if (upper !== undefined) q.andWhere('login_key', '<', upper);
+      };
+      const total = query.withTotal
+        ? await countRows(table(trx).where(query.filters).andWhere((q) => prefixes.forEach((p) => q.orWhere((r) => inRange(r, p)))))
+        : undefined;
+      const parts = await Promise.all(
+        prefixes.map((p) => {
+          const q = table(trx).where(query.filters).andWhere((r) => inRange(r, p));
+          if (query.after !== undefined) q.andWhere('login_key', '>', query.after);
+          return q.orderBy('login_key').limit(take + query.offset);
+        }),
+      );
+      // Byte order of UTF-8 is the database's order of the key (binary collation), not JS's UTF-16 order.
+      const merged = parts.flat().sort((a, b) => Buffer.compare(Buffer.from(String(a.login_key)), Buffer.from(String(b.login_key))));
+      const rows = merged.slice(query.offset, query.offset + take);
+      return { rows: rows.slice(0, query.limit), more: rows.length > query.limit, total };
     },
   };
 }

@@ -31,20 +31,33 @@ export function createPortalClientsRepository(db: Database) {
     },
 
     /** Newest first. */
-    async list(q: { limit: number; offset: number; include_revoked: boolean }): Promise<{ rows: PortalClientListing[]; total: number }> {
+    /**
+     * Newest first (`created_at`, then `portal_client_id`, both descending), from the indexes of
+     * migration 018. `after`: `[created_at, portal_client_id]` of the last row already read.
+     */
+    async list(q: {
+      limit: number;
+      offset: number;
+      include_revoked: boolean;
+      after?: [number, string];
+      withTotal: boolean;
+    }): Promise<{ rows: PortalClientListing[]; more: boolean; total?: number }> {
       const base = table();
       if (!q.include_revoked) base.whereNull('revoked_at');
-      const total = await countRows(base.clone());
+      const total = q.withTotal ? await countRows(base.clone()) : undefined;
+      if (q.after) {
+        const [createdAt, id] = q.after;
+        base.where('created_at', '<=', createdAt).andWhere((w) => w.where('created_at', '<', createdAt).orWhere('portal_client_id', '<', id));
+      }
       const rows = (await base
-        .clone()
         .select(...LISTED)
         .orderBy([
           { column: 'created_at', order: 'desc' },
-          { column: 'portal_client_id', order: 'asc' },
+          { column: 'portal_client_id', order: 'desc' },
         ])
-        .limit(q.limit)
+        .limit(q.limit + 1)
         .offset(q.offset)) as PortalClientListing[];
-      return { rows, total };
+      return { rows: rows.slice(0, q.limit), more: rows.length > q.limit, total };
     },
 
     /** Revokes a live client; returns its row as it was, or undefined when there is no live one. */

@@ -238,27 +238,38 @@ export function createSessionsRepository(db: Database, challenges: MfaChallenges
       return (await writer.within(trx, (ex) => ex.run(rotate, { id, oldHash, newHash, now }))) === 1;
     },
 
-    /** A principal's live sessions, as isLiveSession says (`idleTtl`: SESSION_IDLE_TTL), newest first. */
+    /**
+     * A principal's live sessions, as isLiveSession says (`idleTtl`: SESSION_IDLE_TTL), newest
+     * first (`created_at`, then `id`, both descending: the order of the `(realm, principal_id,
+     * created_at, id)` index of migration 018).
+     * `after`: `[created_at, id]` of the last row already read.
+     */
     async listLive(
       realm: string,
       principalId: number,
       now: number,
       idleTtl: number,
-      page: { limit: number; offset: number },
+      page: { limit: number; offset: number; after?: [number, string]; withTotal: boolean },
       trx?: Knex.Transaction,
-    ): Promise<{ rows: SessionRow[]; total: number }> {
+    ): Promise<{ rows: SessionRow[]; more: boolean; total?: number }> {
       const base = table(trx)
         .where({ realm, principal_id: principalId })
         .whereNull('revoked_at')
         .andWhere('expires_at', '>', now)
         .andWhere('last_seen_at', '>', idleBefore(now, idleTtl));
-      const total = await countRows(base.clone());
+      const total = page.withTotal ? await countRows(base.clone()) : undefined;
+      if (page.after) {
+        const [createdAt, id] = page.after;
+        base.where('created_at', '<=', createdAt).andWhere((w) => w.where('created_at', '<', createdAt).orWhere('id', '<', id));
+      }
       const rows = await base
-        .clone()
-        .orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id' }])
-        .limit(page.limit)
+        .orderBy([
+          { column: 'created_at', order: 'desc' },
+          { column: 'id', order: 'desc' },
+        ])
+        .limit(page.limit + 1)
         .offset(page.offset);
-      return { rows, total };
+      return { rows: rows.slice(0, page.limit), more: rows.length > page.limit, total };
     },
 
     /** Revokes a session only if it belongs to this principal (so nobody can end another principal's session). */

@@ -62,7 +62,7 @@ describeEachDatabase('identity: generic admin API', (get) => {
       for (const [k, v] of Object.entries(change)) assert.equal(after[k], v);
       assert.equal(after[d.keyField], payload[d.keyField], 'fields not named are kept');
 
-      const list = await call(app, `${d.service}/get_${d.name}_list`, { [`${d.keyField}_prefix`]: key.slice(0, 3).toLowerCase() }, root);
+      const list = await call(app, `${d.service}/get_${d.name}_list`, { with_total: true, [`${d.keyField}_prefix`]: key.slice(0, 3).toLowerCase() }, root);
       const rows = list[`${d.name}_list`] as Array<Record<string, unknown>>;
       assert.ok(rows.some((r) => r[d.idField] === id));
       assert.equal(list.total, rows.length);
@@ -77,11 +77,11 @@ describeEachDatabase('identity: generic admin API', (get) => {
       const { app } = get();
       const payload = sample(d, refs, 'dup');
       await call(app, `${d.service}/add_${d.name}`, payload, root);
-      const before = (await call(app, `${d.service}/get_${d.name}_list`, {}, root)).total;
+      const before = (await call(app, `${d.service}/get_${d.name}_list`, { with_total: true }, root)).total;
       const clash = await rest(app, `${d.service}/add_${d.name}`, { ...payload, [d.keyField]: String(payload[d.keyField]).toUpperCase() }, root);
       assert.equal(clash.status, 409);
       assert.equal(clash.body.faultcode, 'Server.Conflict.login_taken');
-      assert.equal((await call(app, `${d.service}/get_${d.name}_list`, {}, root)).total, before);
+      assert.equal((await call(app, `${d.service}/get_${d.name}_list`, { with_total: true }, root)).total, before);
     });
 
     test(`${d.service}: unknown ids answer 404 on get, update, delete${d.realm ? ', reset_2fa_key' : ''}`, async () => {
@@ -105,7 +105,7 @@ describeEachDatabase('identity: generic admin API', (get) => {
         const answer = await rpc(app, method, params, root);
         assert.equal(answer.error?.code, -32602, JSON.stringify(params));
       }
-      const list = await call(app, `${d.service}/get_${d.name}_list`, { [`${d.keyField}_prefix`]: String(good[d.keyField]) }, root);
+      const list = await call(app, `${d.service}/get_${d.name}_list`, { with_total: true, [`${d.keyField}_prefix`]: String(good[d.keyField]) }, root);
       assert.equal(list.total, 0, 'nothing was written');
     });
   }
@@ -131,7 +131,7 @@ describeEachDatabase('identity: generic admin API', (get) => {
         assert.equal(answer.body.faultcode, 'Server.AccessControl.forbidden', name);
       }
       const key = String(sample(d, refs, '-forbidden')[d.keyField]);
-      const list = await call(app, `${d.service}/get_${d.name}_list`, { [`${d.keyField}_prefix`]: key }, root);
+      const list = await call(app, `${d.service}/get_${d.name}_list`, { with_total: true, [`${d.keyField}_prefix`]: key }, root);
       assert.equal(list.total, 0, 'nothing was added');
     });
 
@@ -155,7 +155,7 @@ describeEachDatabase('identity: generic admin API', (get) => {
         assert.equal(added.status, 422);
         assert.equal(added.body.faultcode, 'Server.Password.policy_violation');
         const key = String(sample(d, refs, '-weak')[d.keyField]);
-        assert.equal((await call(app, `${d.service}/get_${d.name}_list`, { [`${d.keyField}_prefix`]: key }, root)).total, 0);
+        assert.equal((await call(app, `${d.service}/get_${d.name}_list`, { with_total: true, [`${d.keyField}_prefix`]: key }, root)).total, 0);
         const ok = await call(app, `${d.service}/add_${d.name}`, { ...sample(d, refs, '-weak2'), password: 'Secret-1a' }, root);
         const updated = await rest(app, `${d.service}/update_${d.name}`, { [d.idField]: ok[d.idField], password: 'short' }, root);
         assert.equal(updated.status, 422);
@@ -194,16 +194,16 @@ describeEachDatabase('identity: generic admin API', (get) => {
     const other = await call(app, 'Customer/add_customer', { login: 'other-co' }, root);
     for (let i = 0; i < 5; i++) await call(app, 'Account/add_account', { login: `page-${i}`, i_customer: refs.i_customer }, root);
     await call(app, 'Account/add_account', { login: 'page-other', i_customer: other.i_customer }, root);
-    const first = await call(app, 'Account/get_account_list', { login_prefix: 'page-', limit: 2 }, root);
+    const first = await call(app, 'Account/get_account_list', { with_total: true, login_prefix: 'page-', limit: 2 }, root);
     assert.equal(first.total, 6);
     assert.equal((first.account_list as unknown[]).length, 2);
-    const rest3 = await call(app, 'Account/get_account_list', { login_prefix: 'page-', limit: 100, offset: 4 }, root);
+    const rest3 = await call(app, 'Account/get_account_list', { with_total: true, login_prefix: 'page-', limit: 100, offset: 4 }, root);
     assert.equal((rest3.account_list as unknown[]).length, 2);
-    const mine = await call(app, 'Account/get_account_list', { login_prefix: 'page-', i_customer: other.i_customer }, root);
+    const mine = await call(app, 'Account/get_account_list', { with_total: true, login_prefix: 'page-', i_customer: other.i_customer }, root);
     assert.equal(mine.total, 1);
-    const literal = await call(app, 'Account/get_account_list', { login_prefix: 'page_%' }, root);
+    const literal = await call(app, 'Account/get_account_list', { with_total: true, login_prefix: 'page_%' }, root);
     assert.equal(literal.total, 0, 'LIKE wildcards in the prefix are taken literally');
-    const tooMany = await rpc(app, 'Account/get_account_list', { limit: 5000 }, root);
+    const tooMany = await rpc(app, 'Account/get_account_list', { with_total: true, limit: 5000 }, root);
     assert.equal(tooMany.error?.code, -32602);
   });
 
@@ -270,7 +270,7 @@ describeEachDatabase('identity: generic admin API', (get) => {
     assert.deepEqual(await effective(), { customer: false, account: false, individual: false });
     await call(app, 'Account/update_account', { i_account: account.i_account, two_factor_auth: 'enabled' }, root);
     assert.deepEqual(await effective(), { customer: false, account: true, individual: false });
-    const list = await call(app, 'Account/get_account_list', { i_customer: customer.i_customer }, root);
+    const list = await call(app, 'Account/get_account_list', { with_total: true, i_customer: customer.i_customer }, root);
     assert.equal((list.account_list as Array<Record<string, unknown>>)[0]?.two_factor_auth_effective, true, 'lists resolve the chain too');
   });
 
@@ -293,7 +293,7 @@ describeEachDatabase('identity: generic admin API', (get) => {
     assert.ok(await app.repos.twoFactorKeys.find('account', account.i_account as number), 'nothing changed');
     assert.deepEqual(await call(app, 'Account/reset_2fa_key', { i_account: account.i_account }, root), { success: 1 });
     assert.equal(await app.repos.twoFactorKeys.find('account', account.i_account as number), undefined);
-    const events = await call(app, 'AuditLog/get_event_list', { event: 'account.reset_2fa_key', entity_id: account.i_account }, root);
+    const events = await call(app, 'AuditLog/get_event_list', { with_total: true, event: 'account.reset_2fa_key', entity_id: account.i_account }, root);
     assert.equal(events.total, 1);
   });
 });
@@ -314,12 +314,12 @@ describeEachDatabase('identity: permissions and protection', (get) => {
 
     const refusals: Array<[string, Record<string, unknown>]> = [
       ['User/add_user', { login: 'sneaky', password: 'Secret-1a' }],
-      ['User/get_user_list', {}],
+      ['User/get_user_list', { with_total: true }],
       ['Account/add_account', { login: 'ops-acc', i_customer: customer.i_customer }],
       ['Representative/add_representative', { login: 'ops-rep' }],
-      ['Vendor/get_vendor_list', {}],
+      ['Vendor/get_vendor_list', { with_total: true }],
       ['Customer/reset_2fa_key', { i_customer: customer.i_customer }],
-      ['AuditLog/get_event_list', {}],
+      ['AuditLog/get_event_list', { with_total: true }],
     ];
     for (const [method, params] of refusals) {
       const answer = await rest(app, method, params, operator);
@@ -328,15 +328,15 @@ describeEachDatabase('identity: permissions and protection', (get) => {
       const viaRpc = await rpc(app, method, params, operator);
       assert.equal(viaRpc.error?.data.faultcode, 'Server.AccessControl.forbidden');
     }
-    assert.equal((await call(app, 'User/get_user_list', { login_prefix: 'sneaky' }, root)).total, 0);
-    assert.equal((await call(app, 'Account/get_account_list', { login_prefix: 'ops-acc' }, root)).total, 0);
+    assert.equal((await call(app, 'User/get_user_list', { with_total: true, login_prefix: 'sneaky' }, root)).total, 0);
+    assert.equal((await call(app, 'Account/get_account_list', { with_total: true, login_prefix: 'ops-acc' }, root)).total, 0);
   });
 
   test('a non-admin session calling an admin method gets forbidden', async () => {
     const { app } = get();
     await call(app, 'Customer/add_customer', { login: 'self-care', password: 'Secret-1a' }, root);
     const customer = await firstLogin(app, 'customer', 'self-care', 'Secret-1a');
-    const answer = await rest(app, 'Customer/get_customer_list', {}, customer);
+    const answer = await rest(app, 'Customer/get_customer_list', { with_total: true }, customer);
     assert.equal(answer.status, 403);
     assert.equal(answer.body.faultcode, 'Server.AccessControl.forbidden');
   });
@@ -367,9 +367,9 @@ describeEachDatabase('identity: permissions and protection', (get) => {
     const { app } = get();
     const user = await call(app, 'User/add_user', { login: 'promoted', password: 'Secret-1a', permissions: [] }, root);
     const token = await firstLogin(app, 'admin', 'promoted', 'Secret-1a');
-    assert.equal((await rest(app, 'Vendor/get_vendor_list', {}, token)).status, 403);
+    assert.equal((await rest(app, 'Vendor/get_vendor_list', { with_total: true }, token)).status, 403);
     await call(app, 'User/update_user', { i_user: user.i_user, permissions: ['partners.manage'] }, root);
-    assert.equal((await rest(app, 'Vendor/get_vendor_list', {}, token)).status, 200);
+    assert.equal((await rest(app, 'Vendor/get_vendor_list', { with_total: true }, token)).status, 200);
   });
 
   test('root cannot be deleted, blocked or demoted', async () => {
@@ -475,7 +475,7 @@ describeEachDatabase('identity: permissions and protection', (get) => {
     const events = await call<{ event_list: Array<{ event: string; details: Record<string, unknown> }> }>(
       app,
       'AuditLog/get_event_list',
-      { entity: 'account', entity_id: acc.i_account, event: 'account.update', limit: 1 },
+      { with_total: true, entity: 'account', entity_id: acc.i_account, event: 'account.update', limit: 1 },
       root,
     );
     assert.equal(events.event_list[0]?.details.sessions_revoked, 1, 'the audit row counts the sessions it ended');
@@ -514,7 +514,7 @@ describeEachDatabase('identity: audit log', (get) => {
     const { event_list: events, total } = await call<{ event_list: Array<Record<string, unknown>>; total: number }>(
       app,
       'AuditLog/get_event_list',
-      { entity: 'representative', entity_id: rep.i_representative as number, from: start },
+      { with_total: true, entity: 'representative', entity_id: rep.i_representative as number, from: start },
       root,
     );
     assert.equal(total, 3);
@@ -532,11 +532,11 @@ describeEachDatabase('identity: audit log', (get) => {
     const raw = JSON.stringify(await app.db.knex('audit_log').select());
     assert.ok(!raw.includes('Audit-Secret'), 'no password in any audit row');
 
-    const byRealm = await call(app, 'AuditLog/get_event_list', { realm: 'representative', event: 'representative.add' }, root);
+    const byRealm = await call(app, 'AuditLog/get_event_list', { with_total: true, realm: 'representative', event: 'representative.add' }, root);
     assert.ok((byRealm.total as number) >= 1);
-    const future = await call(app, 'AuditLog/get_event_list', { from: new Date(app.clock.now() + 60_000).toISOString() }, root);
+    const future = await call(app, 'AuditLog/get_event_list', { with_total: true, from: new Date(app.clock.now() + 60_000).toISOString() }, root);
     assert.equal(future.total, 0);
-    const paged = await call(app, 'AuditLog/get_event_list', { limit: 1 }, root);
+    const paged = await call(app, 'AuditLog/get_event_list', { with_total: true, limit: 1 }, root);
     assert.equal((paged.event_list as unknown[]).length, 1);
   });
 
@@ -552,6 +552,6 @@ describeEachDatabase('identity: audit log', (get) => {
     } finally {
       app.repos.audit.record = original;
     }
-    assert.equal((await call(app, 'Vendor/get_vendor_list', { login_prefix: 'half-written' }, root)).total, 0);
+    assert.equal((await call(app, 'Vendor/get_vendor_list', { with_total: true, login_prefix: 'half-written' }, root)).total, 0);
   });
 });

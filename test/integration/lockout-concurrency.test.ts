@@ -120,7 +120,7 @@ for (const target of databaseTargets())
         const evaluated = answers.filter((a) => a.body.faultcode === 'Server.Session.otp_invalid').length;
         assert.ok(evaluated >= 1 && evaluated <= t.config.LOCKOUT_THRESHOLD, summary(answers));
         assert.equal(answers.filter((a) => a.body.faultcode === 'Server.Session.cannot_login_brute_force_activity').length, 20 - evaluated);
-        const failures = await call(t.app, 'AuditLog/get_event_list', { event: 'login.otp_failure', realm: 'vendor' }, root);
+        const failures = await call(t.app, 'AuditLog/get_event_list', { with_total: true, event: 'login.otp_failure', realm: 'vendor' }, root);
         assert.equal(failures.total, evaluated, 'every evaluated code, and no other, is an audited failure');
       });
     });

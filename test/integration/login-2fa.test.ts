@@ -72,7 +72,7 @@ describeEachDatabase('login with TOTP two-factor authentication', (get) => {
     const raw = JSON.stringify(await t.app.db.knex('two_factor_keys').select()) + JSON.stringify(await t.app.db.knex('recovery_codes').select());
     assert.ok(!raw.includes(enrollment.secret ?? 'x'), 'the secret is stored encrypted');
     for (const code of codes) assert.ok(!raw.includes(code), 'recovery codes are stored hashed');
-    const events = await call(t.app, 'AuditLog/get_event_list', { event: 'two_factor.enroll', realm: 'vendor' }, root);
+    const events = await call(t.app, 'AuditLog/get_event_list', { with_total: true, event: 'two_factor.enroll', realm: 'vendor' }, root);
     assert.ok((events.total as number) >= 1);
   });
 
@@ -146,7 +146,7 @@ describeEachDatabase('login with TOTP two-factor authentication', (get) => {
     const again = await call(t.app, 'Session/login', { login: 'lostphone', password, realm: 'vendor' });
     const reused = await rest(t.app, 'Session/verify_otp', { mfa_token: again.mfa_token, recovery_code: codes[0] });
     assert.equal(reused.body.faultcode, 'Server.Session.otp_invalid');
-    const events = await call(t.app, 'AuditLog/get_event_list', { event: 'login.recovery_code', realm: 'vendor' }, root);
+    const events = await call(t.app, 'AuditLog/get_event_list', { with_total: true, event: 'login.recovery_code', realm: 'vendor' }, root);
     assert.ok((events.total as number) >= 1);
   });
 
@@ -233,7 +233,7 @@ describeEachGuardStore('brute-force protection', (get) => {
     assert.equal((await attempt('Real-pass1Z')).body.status, 'authenticated', 'success after the lock ends resets the counter');
     for (let i = 0; i < 4; i++) await attempt(`Wrong-later-${i}`);
     assert.equal((await attempt('Real-pass1Z')).body.status, 'authenticated', 'the count restarted from zero');
-    const events = await call(t.app, 'AuditLog/get_event_list', { event: 'login.lockout', realm: 'representative' }, root);
+    const events = await call(t.app, 'AuditLog/get_event_list', { with_total: true, event: 'login.lockout', realm: 'representative' }, root);
     assert.equal(events.total, 2);
   });
 
@@ -272,7 +272,7 @@ describeEachGuardStore('brute-force protection', (get) => {
     const locked = await rest(t.app, 'Session/verify_otp', { mfa_token: first.mfa_token, otp: codeAt(secret, t.clock.now()) });
     assert.equal(locked.status, 429, 'even the right code is refused while locked');
     assert.equal(locked.body.faultcode, 'Server.Session.cannot_login_brute_force_activity');
-    const events = await call(t.app, 'AuditLog/get_event_list', { event: 'login.otp_failure', realm: 'vendor' }, root);
+    const events = await call(t.app, 'AuditLog/get_event_list', { with_total: true, event: 'login.otp_failure', realm: 'vendor' }, root);
     assert.ok((events.total as number) >= 5);
   });
 });

@@ -73,7 +73,7 @@ describeEachGuardStore(
       const events = await call<{ event_list: Array<Record<string, unknown>> }>(
         t.app,
         'AuditLog/get_event_list',
-        { event: 'login.success', entity: 'account', entity_id: account.i_account },
+        { with_total: true, event: 'login.success', entity: 'account', entity_id: account.i_account },
         root,
       );
       assert.deepEqual(
@@ -347,7 +347,7 @@ describeEachDatabase('portal clients: admin methods', (get) => {
     const added = await lastEvent(t, root, 'portal_client.add');
     assert.deepEqual([added.actor_realm, added.details], ['admin', { portal_client_id: created.portal_client_id, name: 'Shop portal' }]);
 
-    const list = await call<{ portal_client_list: Array<Record<string, unknown>>; total: number }>(t.app, 'PortalClient/get_portal_client_list', {}, root);
+    const list = await call<{ portal_client_list: Array<Record<string, unknown>>; total: number }>(t.app, 'PortalClient/get_portal_client_list', { with_total: true }, root);
     const listed = list.portal_client_list.find((p) => p.portal_client_id === created.portal_client_id);
     assert.deepEqual(Object.keys(listed ?? {}).sort(), ['created_at', 'name', 'portal_client_id', 'revoked_at']);
     assert.equal(listed?.revoked_at, null);
@@ -362,12 +362,12 @@ describeEachDatabase('portal clients: admin methods', (get) => {
     const unknown = await rest(t.app, 'PortalClient/revoke_portal_client', { portal_client_id: 'pc_0123456789abcdef' }, root);
     assert.deepEqual([unknown.status, unknown.body.faultcode], [404, 'Server.NotFound']);
 
-    const live = await call<{ portal_client_list: Array<{ portal_client_id: string }> }>(t.app, 'PortalClient/get_portal_client_list', {}, root);
+    const live = await call<{ portal_client_list: Array<{ portal_client_id: string }> }>(t.app, 'PortalClient/get_portal_client_list', { with_total: true }, root);
     assert.ok(!live.portal_client_list.some((p) => p.portal_client_id === created.portal_client_id));
     const all = await call<{ portal_client_list: Array<{ portal_client_id: string; revoked_at: string | null }> }>(
       t.app,
       'PortalClient/get_portal_client_list',
-      { include_revoked: true },
+      { with_total: true, include_revoked: true },
       root,
     );
     assert.equal(typeof all.portal_client_list.find((p) => p.portal_client_id === created.portal_client_id)?.revoked_at, 'string');
@@ -391,7 +391,7 @@ describeEachDatabase('portal clients: admin methods', (get) => {
     for (const token of [auditor, account]) {
       for (const [method, params] of [
         ['PortalClient/add_portal_client', { name: 'Sneaky' }],
-        ['PortalClient/get_portal_client_list', {}],
+        ['PortalClient/get_portal_client_list', { with_total: true }],
         ['PortalClient/revoke_portal_client', { portal_client_id: target.portal_client_id }],
       ] as const) {
         const answer = await rest(t.app, method, params, token);
@@ -420,6 +420,6 @@ describeEachDatabase('portal clients: admin methods', (get) => {
     assert.ok(!(await rootPermissions()).includes('portal_clients.manage'));
     await knex.migrate.latest({ migrationSource });
     assert.ok((await rootPermissions()).includes('portal_clients.manage'));
-    assert.equal((await rest(t.app, 'PortalClient/get_portal_client_list', {}, root)).status, 200);
+    assert.equal((await rest(t.app, 'PortalClient/get_portal_client_list', { with_total: true }, root)).status, 200);
   });
 });

@@ -27,7 +27,7 @@ const errorPaths = (body: Row) => (body.errors as Array<{ path: string }>).map((
 const storedRow = (t: TestApp, table: string, idField: string, id: number): Promise<Row> => t.app.db.knex(table).where(idField, id).first();
 
 async function auditOf(app: FastifyInstance, root: string, entity: string, id: number): Promise<Array<{ event: string; details: Row }>> {
-  return (await call<{ event_list: Array<{ event: string; details: Row }> }>(app, 'AuditLog/get_event_list', { entity, entity_id: id }, root)).event_list;
+  return (await call<{ event_list: Array<{ event: string; details: Row }> }>(app, 'AuditLog/get_event_list', { with_total: true, entity, entity_id: id }, root)).event_list;
 }
 
 describeEachDatabase('provisioning: a working password from the admin API', (get) => {
@@ -107,7 +107,7 @@ describeEachDatabase('provisioning: a working password from the admin API', (get
     );
     assert.deepEqual(new Set(errorPaths(add)), new Set(['/']));
     assert.match(JSON.stringify(add.errors), /password_hash/);
-    assert.equal((await call(app, 'Account/get_account_list', { login_prefix: 'prov-none' }, root)).total, 0);
+    assert.equal((await call(app, 'Account/get_account_list', { with_total: true, login_prefix: 'prov-none' }, root)).total, 0);
     const viaRpc = await rpc(app, 'Account/add_account', { login: 'prov-none', i_customer: customer, password_must_change: false }, root);
     assert.equal(viaRpc.error?.code, -32602);
 
@@ -139,7 +139,7 @@ describeEachDatabase('provisioning: a working password from the admin API', (get
       400,
       'Client.Request.invalid_params',
     );
-    assert.equal((await call(app, 'CustomerClass/get_customer_class_list', { name_prefix: 'prov-class' }, root)).total, 0);
+    assert.equal((await call(app, 'CustomerClass/get_customer_class_list', { with_total: true, name_prefix: 'prov-class' }, root)).total, 0);
   });
 });
 
@@ -185,7 +185,7 @@ describeEachDatabase('provisioning: importing bcrypt hashes from another system'
     await call(app, 'User/add_user', { login: 'import-admin', password_hash: PHP_2Y.hash, permissions: ['audit.read'] }, root);
     const first = await login(app, 'admin', 'import-admin', PHP_2Y.password);
     assert.equal(first.body.status, 'authenticated');
-    await call(app, 'AuditLog/get_event_list', {}, String(first.body.access_token));
+    await call(app, 'AuditLog/get_event_list', { with_total: true }, String(first.body.access_token));
   });
 
   test('with password_must_change: true an imported password must be changed at the first login', async () => {
@@ -274,11 +274,11 @@ describeEachDatabase('provisioning: importing bcrypt hashes from another system'
     const secretPart = PHP_2A.hash.slice(7);
     const answers = [
       await call(app, 'Account/get_account_info', { i_account, get_auth_info: 1 }, root),
-      await call(app, 'Account/get_account_list', { login_prefix: 'import-quiet' }, root),
-      await call(app, 'AuditLog/get_event_list', { entity: 'account', entity_id: i_account }, root),
+      await call(app, 'Account/get_account_list', { with_total: true, login_prefix: 'import-quiet' }, root),
+      await call(app, 'AuditLog/get_event_list', { with_total: true, entity: 'account', entity_id: i_account }, root),
     ];
     await login(app, 'account', 'import-quiet', PHP_2A.password);
-    answers.push(await call(app, 'AuditLog/get_event_list', { entity: 'account', entity_id: i_account }, root));
+    answers.push(await call(app, 'AuditLog/get_event_list', { with_total: true, entity: 'account', entity_id: i_account }, root));
     for (const answer of answers) assert.ok(!JSON.stringify(answer).includes(secretPart));
     assert.ok(!t.logs.join('').includes(secretPart), 'nothing logged holds the hash');
 
@@ -327,8 +327,8 @@ describeEachDatabase('provisioning: importing bcrypt hashes from another system'
     const viaRpc = await rpc(app, 'Account/add_account', { login: 'import-bad', i_customer: customer, password: 'Both-pass1', password_hash: good }, root);
     assert.equal(viaRpc.error?.data.faultcode, 'Client.Request.invalid_params');
     refused(await rest(app, 'User/add_user', { login: 'import-bad' }, root), 400, 'Client.Request.invalid_params');
-    assert.equal((await call(app, 'Account/get_account_list', { login_prefix: 'import-bad' }, root)).total, 0);
-    assert.equal((await call(app, 'User/get_user_list', { login_prefix: 'import-bad' }, root)).total, 0);
+    assert.equal((await call(app, 'Account/get_account_list', { with_total: true, login_prefix: 'import-bad' }, root)).total, 0);
+    assert.equal((await call(app, 'User/get_user_list', { with_total: true, login_prefix: 'import-bad' }, root)).total, 0);
 
     const { i_account } = await call<{ i_account: number }>(
       app,

@@ -65,7 +65,7 @@ const open = (app: FastifyInstance, realm: string, login: string, password: stri
 const refresh = (app: FastifyInstance, refreshToken: string) => rest(app, 'Session/refresh_access_token', { refresh_token: refreshToken });
 
 const sessionsOf = (app: FastifyInstance, token: string, params: Record<string, unknown> = {}) =>
-  call<{ session_list: SessionItem[]; total: number }>(app, 'Session/get_session_list', params, token);
+  call<{ session_list: SessionItem[]; total: number }>(app, 'Session/get_session_list', { with_total: true, ...params }, token);
 
 async function auditEvents(app: FastifyInstance, event: string): Promise<AuditItem[]> {
   const root = await loginRoot(app);

@@ -1,6 +1,6 @@
 import { defineMethod } from '../../rpc/registry.js';
 import type { ParamsOf } from '../../rpc/generated/method-types.js';
-import { page } from '../../rpc/page.js';
+import { nextCursor, page, pageResult } from '../../rpc/page.js';
 
 /** Params as `schemas/AuditLog/get_event_list.json` defines them. */
 type Params = ParamsOf<'AuditLog/get_event_list'>;
@@ -12,7 +12,14 @@ export default defineMethod({
   access: { kind: 'admin', permission: 'audit.read' },
   faults: ['Server.AccessControl.forbidden'],
   async handler(params: Params, { app }) {
-    const { rows, total } = await app.repos.audit.list({ ...params, ...page(params), from: ms(params.from), to: ms(params.to) });
+    const p = page(params, 'at', ['int', 'int']);
+    const { rows, more, total } = await app.repos.audit.list({
+      ...params,
+      ...p,
+      after: p.after as [number, number] | undefined,
+      from: ms(params.from),
+      to: ms(params.to),
+    });
     return {
       event_list: rows.map((r) => ({
         i_event: Number(r.i_event),
@@ -29,7 +36,10 @@ export default defineMethod({
         end_user_ip_ignored: r.end_user_ip_ignored,
         details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : {},
       })),
-      total,
+      ...pageResult(
+        nextCursor(rows, more, 'at', (r) => [Number(r.at), Number(r.i_event)]),
+        total,
+      ),
     };
   },
 });

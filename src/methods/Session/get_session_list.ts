@@ -1,6 +1,6 @@
 import { defineMethod } from '../../rpc/registry.js';
 import type { ParamsOf } from '../../rpc/generated/method-types.js';
-import { page } from '../../rpc/page.js';
+import { nextCursor, page, pageResult } from '../../rpc/page.js';
 
 /** Params as `schemas/Session/get_session_list.json` defines them. */
 type Params = ParamsOf<'Session/get_session_list'>;
@@ -12,7 +12,11 @@ export default defineMethod({
   access: { kind: 'session' },
   async handler(params: Params, { app, session }) {
     const now = app.clock.now();
-    const { rows, total } = await app.repos.sessions.listLive(session.realm, session.principalId, now, app.config.SESSION_IDLE_TTL, page(params));
+    const p = page(params, 'created', ['int', 'string']);
+    const { rows, more, total } = await app.repos.sessions.listLive(session.realm, session.principalId, now, app.config.SESSION_IDLE_TTL, {
+      ...p,
+      after: p.after as [number, string] | undefined,
+    });
     return {
       session_list: rows.map((r) => ({
         session_id: r.id,
@@ -25,7 +29,10 @@ export default defineMethod({
         current: r.id === session.sessionId,
         ...(r.impersonated_by !== null ? { impersonated_by: Number(r.impersonated_by) } : {}),
       })),
-      total,
+      ...pageResult(
+        nextCursor(rows, more, 'created', (r) => [Number(r.created_at), r.id]),
+        total,
+      ),
     };
   },
 });

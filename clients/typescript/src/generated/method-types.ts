@@ -141,9 +141,17 @@ export interface MethodTypes {
        */
       limit?: number;
       /**
-       * Rows to skip.
+       * Rows to skip. Kept for compatibility: the database still reads every skipped row, so a deep offset is slow in a large list; page with `cursor` instead. Not together with `cursor`.
        */
       offset?: number;
+      /**
+       * Where the page starts: the `next_cursor` of the page before, as it was returned (an opaque string; the same list with the same filters and prefix). Pages by cursor stay the same cost however deep, and rows added meanwhile never shift or repeat a row. A cursor that is not one is refused with `Client.Request.invalid_params` (path `/cursor`).
+       */
+      cursor?: string;
+      /**
+       * Also count every row that matches the filters (`total`). Off by default: the count reads all of them, which grows with the table.
+       */
+      with_total?: boolean;
       /**
        * Only rows whose login (name for classes) starts with this, regardless of case.
        */
@@ -156,9 +164,13 @@ export interface MethodTypes {
     result: {
       account_list: Info[];
       /**
-       * Rows matching the filters, regardless of paging.
+       * Pass as `cursor` to get the next page; null when this page is the last.
        */
-      total: number;
+      next_cursor: string | null;
+      /**
+       * Rows matching the filters, regardless of paging; only with `with_total: true`.
+       */
+      total?: number;
     };
   };
   'Account/reset_2fa_key': {
@@ -300,9 +312,17 @@ export interface MethodTypes {
        */
       limit?: number;
       /**
-       * Rows to skip.
+       * Rows to skip. Kept for compatibility: the database still reads every skipped row, so a deep offset is slow in a large list; page with `cursor` instead. Not together with `cursor`.
        */
       offset?: number;
+      /**
+       * Where the page starts: the `next_cursor` of the page before, as it was returned (an opaque string; the same list with the same filters and prefix). Pages by cursor stay the same cost however deep, and rows added meanwhile never shift or repeat a row. A cursor that is not one is refused with `Client.Request.invalid_params` (path `/cursor`).
+       */
+      cursor?: string;
+      /**
+       * Also count every row that matches the filters (`total`). Off by default: the count reads all of them, which grows with the table.
+       */
+      with_total?: boolean;
       /**
        * Only rows whose login (name for classes) starts with this, regardless of case.
        */
@@ -319,9 +339,13 @@ export interface MethodTypes {
     result: {
       customer_list: Info1[];
       /**
-       * Rows matching the filters, regardless of paging.
+       * Pass as `cursor` to get the next page; null when this page is the last.
        */
-      total: number;
+      next_cursor: string | null;
+      /**
+       * Rows matching the filters, regardless of paging; only with `with_total: true`.
+       */
+      total?: number;
     };
   };
   'Customer/reset_2fa_key': {
@@ -437,9 +461,17 @@ export interface MethodTypes {
        */
       limit?: number;
       /**
-       * Rows to skip.
+       * Rows to skip. Kept for compatibility: the database still reads every skipped row, so a deep offset is slow in a large list; page with `cursor` instead. Not together with `cursor`.
        */
       offset?: number;
+      /**
+       * Where the page starts: the `next_cursor` of the page before, as it was returned (an opaque string; the same list with the same filters and prefix). Pages by cursor stay the same cost however deep, and rows added meanwhile never shift or repeat a row. A cursor that is not one is refused with `Client.Request.invalid_params` (path `/cursor`).
+       */
+      cursor?: string;
+      /**
+       * Also count every row that matches the filters (`total`). Off by default: the count reads all of them, which grows with the table.
+       */
+      with_total?: boolean;
       /**
        * Only rows whose login (name for classes) starts with this, regardless of case.
        */
@@ -448,9 +480,13 @@ export interface MethodTypes {
     result: {
       customer_class_list: Info2[];
       /**
-       * Rows matching the filters, regardless of paging.
+       * Pass as `cursor` to get the next page; null when this page is the last.
        */
-      total: number;
+      next_cursor: string | null;
+      /**
+       * Rows matching the filters, regardless of paging; only with `with_total: true`.
+       */
+      total?: number;
     };
   };
   'CustomerClass/update_customer_class': {
@@ -557,9 +593,17 @@ export interface MethodTypes {
        */
       limit?: number;
       /**
-       * Rows to skip.
+       * Rows to skip. Kept for compatibility: the database still reads every skipped row, so a deep offset is slow in a large list; page with `cursor` instead. Not together with `cursor`.
        */
       offset?: number;
+      /**
+       * Where the page starts: the `next_cursor` of the page before, as it was returned (an opaque string; the same list with the same filters and prefix). Pages by cursor stay the same cost however deep, and rows added meanwhile never shift or repeat a row. A cursor that is not one is refused with `Client.Request.invalid_params` (path `/cursor`).
+       */
+      cursor?: string;
+      /**
+       * Also count every row that matches the filters (`total`). Off by default: the count reads all of them, which grows with the table.
+       */
+      with_total?: boolean;
       /**
        * Only rows whose login (name for classes) starts with this, regardless of case.
        */
@@ -572,9 +616,13 @@ export interface MethodTypes {
     result: {
       customer_individual_list: Info3[];
       /**
-       * Rows matching the filters, regardless of paging.
+       * Pass as `cursor` to get the next page; null when this page is the last.
        */
-      total: number;
+      next_cursor: string | null;
+      /**
+       * Rows matching the filters, regardless of paging; only with `with_total: true`.
+       */
+      total?: number;
     };
   };
   'CustomerIndividual/reset_2fa_key': {
@@ -708,9 +756,17 @@ export interface MethodTypes {
        */
       limit?: number;
       /**
-       * Rows to skip.
+       * Rows to skip. Kept for compatibility: the database still reads every skipped row, so a deep offset is slow in a large list; page with `cursor` instead. Not together with `cursor`.
        */
       offset?: number;
+      /**
+       * Where the page starts: the `next_cursor` of the page before, as it was returned (an opaque string; the same list with the same filters and prefix). Pages by cursor stay the same cost however deep, and rows added meanwhile never shift or repeat a row. A cursor that is not one is refused with `Client.Request.invalid_params` (path `/cursor`).
+       */
+      cursor?: string;
+      /**
+       * Also count every row that matches the filters (`total`). Off by default: the count reads all of them, which grows with the table.
+       */
+      with_total?: boolean;
       /**
        * Only rows whose login (name for classes) starts with this, regardless of case.
        */
@@ -719,9 +775,13 @@ export interface MethodTypes {
     result: {
       representative_list: Info4[];
       /**
-       * Rows matching the filters, regardless of paging.
+       * Pass as `cursor` to get the next page; null when this page is the last.
        */
-      total: number;
+      next_cursor: string | null;
+      /**
+       * Rows matching the filters, regardless of paging; only with `with_total: true`.
+       */
+      total?: number;
     };
   };
   'Representative/reset_2fa_key': {
@@ -919,9 +979,17 @@ export interface MethodTypes {
        */
       limit?: number;
       /**
-       * Rows to skip.
+       * Rows to skip. Kept for compatibility: the database still reads every skipped row, so a deep offset is slow in a large list; page with `cursor` instead. Not together with `cursor`.
        */
       offset?: number;
+      /**
+       * Where the page starts: the `next_cursor` of the page before, as it was returned (an opaque string; the same list with the same filters and prefix). Pages by cursor stay the same cost however deep, and rows added meanwhile never shift or repeat a row. A cursor that is not one is refused with `Client.Request.invalid_params` (path `/cursor`).
+       */
+      cursor?: string;
+      /**
+       * Also count every row that matches the filters (`total`). Off by default: the count reads all of them, which grows with the table.
+       */
+      with_total?: boolean;
       /**
        * Only rows whose login (name for classes) starts with this, regardless of case.
        */
@@ -930,9 +998,13 @@ export interface MethodTypes {
     result: {
       user_list: Info5[];
       /**
-       * Rows matching the filters, regardless of paging.
+       * Pass as `cursor` to get the next page; null when this page is the last.
        */
-      total: number;
+      next_cursor: string | null;
+      /**
+       * Rows matching the filters, regardless of paging; only with `with_total: true`.
+       */
+      total?: number;
     };
   };
   'User/reset_2fa_key': {
@@ -1064,9 +1136,17 @@ export interface MethodTypes {
        */
       limit?: number;
       /**
-       * Rows to skip.
+       * Rows to skip. Kept for compatibility: the database still reads every skipped row, so a deep offset is slow in a large list; page with `cursor` instead. Not together with `cursor`.
        */
       offset?: number;
+      /**
+       * Where the page starts: the `next_cursor` of the page before, as it was returned (an opaque string; the same list with the same filters and prefix). Pages by cursor stay the same cost however deep, and rows added meanwhile never shift or repeat a row. A cursor that is not one is refused with `Client.Request.invalid_params` (path `/cursor`).
+       */
+      cursor?: string;
+      /**
+       * Also count every row that matches the filters (`total`). Off by default: the count reads all of them, which grows with the table.
+       */
+      with_total?: boolean;
       /**
        * Only rows whose login (name for classes) starts with this, regardless of case.
        */
@@ -1075,9 +1155,13 @@ export interface MethodTypes {
     result: {
       vendor_list: Info6[];
       /**
-       * Rows matching the filters, regardless of paging.
+       * Pass as `cursor` to get the next page; null when this page is the last.
        */
-      total: number;
+      next_cursor: string | null;
+      /**
+       * Rows matching the filters, regardless of paging; only with `with_total: true`.
+       */
+      total?: number;
     };
   };
   'Vendor/reset_2fa_key': {
@@ -1197,13 +1281,28 @@ export interface Params {
    */
   limit?: number;
   /**
-   * Rows to skip.
+   * Rows to skip. Kept for compatibility: the database still reads every skipped row, so a deep offset is slow in a large list; page with `cursor` instead. Not together with `cursor`.
    */
   offset?: number;
+  /**
+   * Where the page starts: the `next_cursor` of the page before, as it was returned (an opaque string; the same list with the same filters and prefix). Pages by cursor stay the same cost however deep, and rows added meanwhile never shift or repeat a row. A cursor that is not one is refused with `Client.Request.invalid_params` (path `/cursor`).
+   */
+  cursor?: string;
+  /**
+   * Also count every row that matches the filters (`total`). Off by default: the count reads all of them, which grows with the table.
+   */
+  with_total?: boolean;
 }
 export interface Result {
   event_list: Event[];
-  total: number;
+  /**
+   * Pass as `cursor` to get the next page; null when this page is the last.
+   */
+  next_cursor: string | null;
+  /**
+   * Rows matching the filters, regardless of paging; only with `with_total: true`.
+   */
+  total?: number;
 }
 export interface Event {
   i_event: number;
@@ -1373,16 +1472,28 @@ export interface Params2 {
    */
   limit?: number;
   /**
-   * Rows to skip.
+   * Rows to skip. Kept for compatibility: the database still reads every skipped row, so a deep offset is slow in a large list; page with `cursor` instead. Not together with `cursor`.
    */
   offset?: number;
+  /**
+   * Where the page starts: the `next_cursor` of the page before, as it was returned (an opaque string; the same list with the same filters and prefix). Pages by cursor stay the same cost however deep, and rows added meanwhile never shift or repeat a row. A cursor that is not one is refused with `Client.Request.invalid_params` (path `/cursor`).
+   */
+  cursor?: string;
+  /**
+   * Also count every row that matches the filters (`total`). Off by default: the count reads all of them, which grows with the table.
+   */
+  with_total?: boolean;
 }
 export interface Result2 {
   portal_client_list: PortalClient[];
   /**
-   * Portal clients in all (the list is paged by `limit` and `offset`).
+   * Pass as `cursor` to get the next page; null when this page is the last.
    */
-  total: number;
+  next_cursor: string | null;
+  /**
+   * Rows matching the filters, regardless of paging; only with `with_total: true`.
+   */
+  total?: number;
 }
 export interface PortalClient {
   /**
@@ -1499,16 +1610,28 @@ export interface Params6 {
    */
   limit?: number;
   /**
-   * Rows to skip.
+   * Rows to skip. Kept for compatibility: the database still reads every skipped row, so a deep offset is slow in a large list; page with `cursor` instead. Not together with `cursor`.
    */
   offset?: number;
+  /**
+   * Where the page starts: the `next_cursor` of the page before, as it was returned (an opaque string; the same list with the same filters and prefix). Pages by cursor stay the same cost however deep, and rows added meanwhile never shift or repeat a row. A cursor that is not one is refused with `Client.Request.invalid_params` (path `/cursor`).
+   */
+  cursor?: string;
+  /**
+   * Also count every row that matches the filters (`total`). Off by default: the count reads all of them, which grows with the table.
+   */
+  with_total?: boolean;
 }
 export interface Result5 {
   session_list: Session[];
   /**
-   * Live sessions in all (the list is paged by `limit` and `offset`).
+   * Pass as `cursor` to get the next page; null when this page is the last.
    */
-  total: number;
+  next_cursor: string | null;
+  /**
+   * Rows matching the filters, regardless of paging; only with `with_total: true`.
+   */
+  total?: number;
 }
 export interface Session {
   session_id: string;

@@ -172,7 +172,7 @@ export interface Services {
      */
     get_account_info(...args: ArgsOf<'Account/get_account_info'>): Promise<ResultOf<'Account/get_account_info'>>;
     /**
-     * List accounts, ordered by `i_account`.
+     * List accounts, ordered by `i_account` (with `login_prefix`: by login).
      *
      * `POST /rest/Account/get_account_list`, access: session. Its own faults (beside the transport's, see `MethodFaults`): `Server.AccessControl.forbidden`.
      */
@@ -218,7 +218,7 @@ export interface Services {
      */
     get_customer_info(...args: ArgsOf<'Customer/get_customer_info'>): Promise<ResultOf<'Customer/get_customer_info'>>;
     /**
-     * List customers, ordered by `i_customer`.
+     * List customers, ordered by `i_customer` (with `login_prefix`: by login).
      *
      * `POST /rest/Customer/get_customer_list`, access: session. Its own faults (beside the transport's, see `MethodFaults`): `Server.AccessControl.forbidden`.
      */
@@ -256,7 +256,7 @@ export interface Services {
      */
     get_customer_class_info(...args: ArgsOf<'CustomerClass/get_customer_class_info'>): Promise<ResultOf<'CustomerClass/get_customer_class_info'>>;
     /**
-     * List customer classs, ordered by `i_customer_class`.
+     * List customer classs, ordered by `i_customer_class` (with `name_prefix`: by name).
      *
      * `POST /rest/CustomerClass/get_customer_class_list`, access: session. Its own faults (beside the transport's, see `MethodFaults`): `Server.AccessControl.forbidden`.
      */
@@ -288,7 +288,7 @@ export interface Services {
      */
     get_customer_individual_info(...args: ArgsOf<'CustomerIndividual/get_customer_individual_info'>): Promise<ResultOf<'CustomerIndividual/get_customer_individual_info'>>;
     /**
-     * List customer individuals, ordered by `i_customer_individual`.
+     * List customer individuals, ordered by `i_customer_individual` (with `login_prefix`: by login).
      *
      * `POST /rest/CustomerIndividual/get_customer_individual_list`, access: session. Its own faults (beside the transport's, see `MethodFaults`): `Server.AccessControl.forbidden`.
      */
@@ -346,7 +346,7 @@ export interface Services {
      */
     get_representative_info(...args: ArgsOf<'Representative/get_representative_info'>): Promise<ResultOf<'Representative/get_representative_info'>>;
     /**
-     * List representatives, ordered by `i_representative`.
+     * List representatives, ordered by `i_representative` (with `login_prefix`: by login).
      *
      * `POST /rest/Representative/get_representative_list`, access: session. Its own faults (beside the transport's, see `MethodFaults`): `Server.AccessControl.forbidden`.
      */
@@ -490,7 +490,7 @@ export interface Services {
      */
     get_user_info(...args: ArgsOf<'User/get_user_info'>): Promise<ResultOf<'User/get_user_info'>>;
     /**
-     * List users, ordered by `i_user`.
+     * List users, ordered by `i_user` (with `login_prefix`: by login).
      *
      * `POST /rest/User/get_user_list`, access: session. Its own faults (beside the transport's, see `MethodFaults`): `Server.AccessControl.forbidden`.
      */
@@ -528,7 +528,7 @@ export interface Services {
      */
     get_vendor_info(...args: ArgsOf<'Vendor/get_vendor_info'>): Promise<ResultOf<'Vendor/get_vendor_info'>>;
     /**
-     * List vendors, ordered by `i_vendor`.
+     * List vendors, ordered by `i_vendor` (with `login_prefix`: by login).
      *
      * `POST /rest/Vendor/get_vendor_list`, access: session. Its own faults (beside the transport's, see `MethodFaults`): `Server.AccessControl.forbidden`.
      */
