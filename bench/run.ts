@@ -15,7 +15,6 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcrypt';
 import { buildApp } from '../src/app.js';
-import { sha256 } from '../src/domain/crypto/hash.js';
 import { sealSecret } from '../src/auth/two-factor.js';
 import { loadConfig } from '../src/config/load.js';
 import { codeAt, generateSecret } from '../src/domain/totp/totp.js';
@@ -23,6 +22,7 @@ import { packageRoot } from '../src/paths.js';
 import { benchDatabase, type Served } from './cluster.js';
 import { countStatements, type StatementCount } from './statements.js';
 import { listCases, rootToken, runScaled, scaleArg } from './scale.js';
+import { accountRow, storeVerifyChallenge } from './seed-rows.js';
 
 const quick = process.argv.includes('--quick');
 /** `--scale=1m`: bench/scale.ts runs this file twice, at 10k rows and at that many (BENCHMARKS.md). */
@@ -241,19 +241,7 @@ async function main(): Promise<void> {
       const login = `bench-${now}-${i}`;
       const enrolled = i < ENROLLED;
       const id = await repos.entities.account.insert(
-        {
-          login,
-          login_key: login,
-          i_customer: customer,
-          email: null,
-          two_factor_auth: enrolled ? 'enabled' : 'inherit',
-          blocked: false,
-          password_hash: hash,
-          password_set_at: now,
-          password_must_change: false,
-          created_at: now,
-          updated_at: now,
-        },
+        accountRow(login, customer, hash, now, enrolled ? 'enabled' : 'inherit'),
         trx,
       );
       let secret: string | undefined;
@@ -304,13 +292,15 @@ async function main(): Promise<void> {
     };
     await measureBaseline('before');
     const rssSoFar = () => service.peakRssMb();
+    // Targets: issue 7 on SQLite (its verify_otp 0.3 withdrawn by issue 19: kept at 0.13); issue 18
+    // (ping 0.51) and issue 19 (info 0.3, refresh 0.2, verify 0.05) on MariaDB.
     const vsBase = (name: string, m: Measure, target?: number) =>
       results.push({ case: name, ceiling: 'baseline', measure: m, ratio: Number.NaN, target, peak_rss_mb: rssSoFar() });
 
     if (runs('ping')) {
       console.log('Session/ping...');
-      vsBase('Session/ping (/rest)', await load(baseUrl, pingRest, { duration: SECONDS }), storage === 'sqlite' ? 0.5 : 0.3);
-      vsBase('Session/ping (/rpc)', await load(baseUrl, pingRpc, { duration: SECONDS }), storage === 'sqlite' ? 0.5 : 0.3);
+      vsBase('Session/ping (/rest)', await load(baseUrl, pingRest, { duration: SECONDS }), storage === 'sqlite' ? 0.5 : 0.51);
+      vsBase('Session/ping (/rpc)', await load(baseUrl, pingRpc, { duration: SECONDS }), storage === 'sqlite' ? 0.5 : 0.51);
     }
 
     if (runs('info')) {
@@ -320,7 +310,7 @@ async function main(): Promise<void> {
         body: JSON.stringify({ i_account: account.id }),
         token: session.access_token,
       }));
-      vsBase('Account/get_account_info (own, self-care)', await load(baseUrl, info, { duration: SECONDS }), storage === 'sqlite' ? 0.3 : undefined);
+      vsBase('Account/get_account_info (own, self-care)', await load(baseUrl, info, { duration: SECONDS }), 0.3);
     }
 
     if (runs('verify')) {
@@ -334,17 +324,7 @@ async function main(): Promise<void> {
       const tokens = [];
       const t = Date.now();
       for (const a of accounts.slice(0, ENROLLED)) {
-        const token = randomBytes(32).toString('base64url');
-        await prep.repos.mfaChallenges.insert({
-          token_hash: sha256(token),
-          realm: 'account',
-          principal_id: a.id,
-          kind: 'verify',
-          ip: null,
-          created_at: t,
-          expires_at: t + 300_000,
-          consumed_at: null,
-        });
+        const token = await storeVerifyChallenge(prep.repos, a.id, t);
         tokens.push({ token, secret: a.secret as string });
       }
       await prep.close();
@@ -356,7 +336,7 @@ async function main(): Promise<void> {
       // Each principal signs in once: the warm-up spends its own share of them.
       const warm = verify.splice(0, Math.floor(verify.length * WARMUP_SHARE));
       const m = await load(baseUrl, verify, { amount: verify.length, warmup: { requests: warm, amount: warm.length } });
-      vsBase('Session/verify_otp (valid codes)', m, storage === 'sqlite' ? 0.3 : undefined);
+      vsBase('Session/verify_otp (valid codes)', m, storage === 'sqlite' ? 0.13 : 0.05);
     }
 
     if (runs('refresh')) {
@@ -370,7 +350,7 @@ async function main(): Promise<void> {
         warmup: { requests: refresh, duration: WARMUP_SECONDS },
         chain: { field: 'refresh_token', path },
       });
-      vsBase('Session/refresh_access_token', m, storage === 'sqlite' ? 0.3 : undefined);
+      vsBase('Session/refresh_access_token', m, storage === 'sqlite' ? 0.3 : 0.2);
     }
 
     if (lists.length > 0) {

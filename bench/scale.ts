@@ -21,6 +21,7 @@ import { loadConfig } from '../src/config/load.js';
 import { packageRoot } from '../src/paths.js';
 import { createDatabase, type Database } from '../src/repositories/connection.js';
 import { encodeCursor } from '../src/rpc/page.js';
+import { accountRow } from './seed-rows.js';
 
 const SMALL = 10_000;
 /** Rows per INSERT: knex writes a multi-row INSERT for SQLite as a compound SELECT, at most 500 terms. */
@@ -152,18 +153,7 @@ async function grow(db: Database, target: { accounts: number; audit: number; ses
     db,
     'accounts',
     missing.accounts,
-    (i) => ({
-      login: `scale-${run}-${pad(i)}`,
-      login_key: `scale-${run}-${pad(i)}`,
-      i_customer: customers[Math.floor(i / 1_000)],
-      two_factor_auth: 'inherit',
-      blocked: false,
-      password_hash: hash,
-      password_set_at: now,
-      password_must_change: false,
-      created_at: now,
-      updated_at: now,
-    }),
+    (i) => accountRow(`scale-${run}-${pad(i)}`, customers[Math.floor(i / 1_000)], hash, now, 'inherit'),
     'accounts',
   );
   const accountIds = (await knex('accounts').max({ max: 'i_account' }).min({ min: 'i_account' })) as Array<{ max: number; min: number }>;

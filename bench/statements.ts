@@ -12,9 +12,9 @@ import bcrypt from 'bcrypt';
 import { buildApp } from '../src/app.js';
 import { sealSecret } from '../src/auth/two-factor.js';
 import { loadConfig } from '../src/config/load.js';
-import { sha256 } from '../src/domain/crypto/hash.js';
 import { codeAt, generateSecret } from '../src/domain/totp/totp.js';
 import { statementsSent } from '../src/repositories/statement-count.js';
+import { accountRow, storeVerifyChallenge } from './seed-rows.js';
 
 const CALLS = 20;
 
@@ -43,19 +43,7 @@ export async function countStatements(env: Record<string, string>, password: str
     const accounts: Array<{ id: number; secret: string }> = [];
     for (let i = 0; i < CALLS; i++) {
       const login = `${tag}-${i}`;
-      const id = await repos.entities.account.insert({
-        login,
-        login_key: login,
-        i_customer: customer,
-        email: null,
-        two_factor_auth: 'enabled',
-        blocked: false,
-        password_hash: hash,
-        password_set_at: now,
-        password_must_change: false,
-        created_at: now,
-        updated_at: now,
-      });
+      const id = await repos.entities.account.insert(accountRow(login, customer, hash, now, 'enabled'));
       const secret = generateSecret();
       await repos.twoFactorKeys.insert({
         realm: 'account',
@@ -91,17 +79,7 @@ export async function countStatements(env: Record<string, string>, password: str
     const t = Date.now();
     const verify = [];
     for (const a of accounts) {
-      const token = randomBytes(32).toString('base64url');
-      await repos.mfaChallenges.insert({
-        token_hash: sha256(token),
-        realm: 'account',
-        principal_id: a.id,
-        kind: 'verify',
-        ip: null,
-        created_at: t,
-        expires_at: t + 300_000,
-        consumed_at: null,
-      });
+      const token = await storeVerifyChallenge(repos, a.id, t);
       verify.push(() => post('/rest/Session/verify_otp', { mfa_token: token, otp: codeAt(a.secret, Date.now()) }));
     }
     rows.push(await perCall('Session/verify_otp (valid code)', verify));
