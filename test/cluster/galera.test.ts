@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -305,6 +306,117 @@ describe('3 replicas on a 3-node Galera cluster', { timeout: 360_000 }, () => {
     const answer = await blocking;
     assert.equal(answer?.status, 200, JSON.stringify(answer?.body));
     await refusedEverywhere(kept.access_token as string, 'after the held update_vendor committed');
+  });
+
+  /**
+   * The same parallel sign-ins of different users through a balancer (one client IP): each
+   * signs in with its password, and the 2FA half enrolls and answers a code (verify_otp).
+   * Returns the answers and the Galera certification failures counted on all nodes meanwhile.
+   */
+  async function signInsOfDifferentUsers(through: Balancer, prefix: string, users: number) {
+    const names = Array.from({ length: users }, (_, i) => `${prefix}-${i}`);
+    const made = await Promise.all(names.map((name, i) => vendor(name, i % 2 === 1)));
+    const certFailures = async () =>
+      (await Promise.all(cluster.nodes.map((n) => n.status('wsrep_local_cert_failures')))).reduce((sum, v) => sum + Number(v), 0);
+    const before = await certFailures();
+    const answers = (
+      await Promise.all(
+        names.map(async (name, i) => {
+          const first = await call(through, 'Session/login', { login: name, password: made[i]?.password, realm: 'vendor' });
+          if (first.body.status !== 'otp_enrollment_required') return [first];
+          const secret = (first.body.enrollment as Record<string, string>).secret as string;
+          return [first, await call(through, 'Session/verify_otp', { mfa_token: first.body.mfa_token, otp: codeAt(secret, Date.now()) })];
+        }),
+      )
+    ).flat();
+    return { answers, certFailures: (await certFailures()) - before };
+  }
+
+  describe('with REDIS_URL: 3 more replicas of one deployment sharing one Redis and key prefix, behind their own haproxy', () => {
+    let redisReplicas: RunningServer[] = [];
+    let redisFront: Balancer | undefined;
+    const IP_THRESHOLD = 10;
+    const USERS = 24;
+    const withoutRedis: { certFailures?: number; unavailable?: number } = {};
+
+    before(async () => {
+      redisReplicas = await startReplicas(cluster.nodes.map((n) => n.url('billing')), {
+        ...replicaSettings(dir),
+        REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+        REDIS_KEY_PREFIX: `cluster-${randomUUID().slice(0, 8)}:`,
+        RATE_LIMIT_LOGIN: '100000',
+        LOCKOUT_IP_THRESHOLD: String(IP_THRESHOLD),
+      });
+      redisFront = await startBalancer(redisReplicas.map((r) => r.port));
+      await redisFront.allUp();
+    });
+
+    after(async () => {
+      await redisFront?.close();
+      await Promise.all(redisReplicas.map((r) => r.kill()));
+    });
+
+    test(`without Redis (for comparison): ${USERS} parallel sign-ins of different users through haproxy, 0 internal errors`, async (t) => {
+      const { answers, certFailures } = await signInsOfDifferentUsers(front(), 'no-redis', USERS);
+      assert.equal(internalErrors(answers), 0, faults(answers).join(' '));
+      withoutRedis.certFailures = certFailures;
+      withoutRedis.unavailable = answers.filter((a) => a.status === 503).length;
+      t.diagnostic(`without Redis: wsrep_local_cert_failures +${certFailures} over the 3 nodes; ${withoutRedis.unavailable} of ${answers.length} answered 503`);
+    });
+
+    test(`${USERS} parallel sign-ins of different users (password, and verify_otp for half) through haproxy: all signed in, 0 internal errors, 0 503`, async (t) => {
+      const { answers, certFailures } = await signInsOfDifferentUsers(redisFront as Balancer, 'redis', USERS);
+      t.diagnostic(
+        `with Redis: wsrep_local_cert_failures +${certFailures} over the 3 nodes (without: +${withoutRedis.certFailures}); 503: ${answers.filter((a) => a.status === 503).length} (without: ${withoutRedis.unavailable})`,
+      );
+      assert.equal(internalErrors(answers), 0, faults(answers).join(' '));
+      assert.equal(answers.filter((a) => a.status === 503).length, 0, faults(answers).join(' '));
+      assert.equal(answers.filter((a) => a.body.status === 'authenticated').length, USERS, faults(answers).join(' '));
+    });
+
+    /** Cached on every replica of the set (pinged twice on each), and served through their balancer. */
+    async function cachedEverywhere(token: string) {
+      for (const r of redisReplicas) for (let i = 0; i < 2; i++) await ok(r, 'Session/ping', {}, token);
+      const balanced = await Promise.all(Array.from({ length: THROUGH_BALANCER }, () => call(redisFront as Balancer, 'Session/ping', {}, token)));
+      assert.deepEqual(balanced.map((a) => a.status), balanced.map(() => 200), faults(balanced).join(' '));
+    }
+
+    async function refusedByAll(token: string, why: string) {
+      const answers = await Promise.all(redisReplicas.map((r) => call(r, 'Session/ping', {}, token)));
+      assert.deepEqual(answers.map((a) => a.status), [401, 401, 401], `${why}: ${faults(answers).join(' ')}`);
+      const balanced = await Promise.all(Array.from({ length: THROUGH_BALANCER }, () => call(redisFront as Balancer, 'Session/ping', {}, token)));
+      assert.deepEqual(balanced.map((a) => a.status), balanced.map(() => 401), `${why}, through haproxy: ${faults(balanced).join(' ')}`);
+    }
+
+    test('session cache on: a logout and a block are refused at once on every replica that had the session cached', async () => {
+      const { id, password } = await vendor('redis-revoked');
+      const open = async (i: number) =>
+        (await ok(redisReplicas[i] as RunningServer, 'Session/login', { login: 'redis-revoked', password, realm: 'vendor' })) as Record<string, string>;
+      const a = await open(0);
+      await cachedEverywhere(a.access_token as string);
+      await ok(redisReplicas[1] as RunningServer, 'Session/logout', {}, a.access_token);
+      await refusedByAll(a.access_token as string, 'after logout');
+
+      const b = await open(2);
+      await cachedEverywhere(b.access_token as string);
+      await ok(redisReplicas[0] as RunningServer, 'Vendor/update_vendor', { i_vendor: id, blocked: true }, rootToken);
+      await refusedByAll(b.access_token as string, 'after block');
+    });
+
+    test(`per-IP lockout across the replicas: of 40 parallel wrong guesses from one IP through haproxy at most LOCKOUT_IP_THRESHOLD (${IP_THRESHOLD}) are evaluated, and the IP is locked on every replica`, async (t) => {
+      const { password } = await vendor('redis-after-spray');
+      const answers = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => call(redisFront as Balancer, 'Session/login', { login: `sprayed-${i}`, password: 'Guess-pass1', realm: 'vendor' })),
+      );
+      const evaluated = answers.filter((a) => a.body.faultcode === 'Server.Session.auth_failed').length;
+      t.diagnostic(`${evaluated} of 40 wrong guesses evaluated`);
+      assert.ok(evaluated >= 1 && evaluated <= IP_THRESHOLD, `${evaluated} evaluated: ${faults(answers).join(' ')}`);
+      assert.equal(answers.filter((a) => a.body.faultcode === 'Server.Session.cannot_login_brute_force_activity').length, 40 - evaluated, faults(answers).join(' '));
+      for (const r of redisReplicas) {
+        const refused = await call(r, 'Session/login', { login: 'redis-after-spray', password, realm: 'vendor' });
+        assert.equal(refused.body.faultcode, 'Server.Session.cannot_login_brute_force_activity', JSON.stringify(refused.body));
+      }
+    });
   });
 
   test('a node killed with kill -9 under load: its replica answers 503, the others keep serving, all recover', async () => {
