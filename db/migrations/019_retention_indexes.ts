@@ -15,7 +15,12 @@ import type { Knex } from 'knex';
  */
 const INDEXES: Array<[table: string, columns: string[]]> = [
   ['sessions', ['expires_at']],
-  ['sessions', ['revoked_at']],
+  // Not `revoked_at` alone: InnoDB appends the primary key to it, so `WHERE id = ? AND revoked_at IS
+  // NULL` (logout, revoke, refresh) became a one-row range on (revoked_at, id) that MariaDB preferred
+  // to the primary key, and its next-key lock then also took the neighbouring live session's entry:
+  // a logout waited for an unrelated revocation still open (test/integration/session-cache.test.ts).
+  // With `expires_at` between them, those statements take the primary key again.
+  ['sessions', ['revoked_at', 'expires_at']],
   ['mfa_challenges', ['expires_at']],
   ['rate_windows', ['window_start']],
   ['login_guards', ['updated_at']],
