@@ -61,7 +61,7 @@ const validate = ajv.compile(configSchema);
 /** Settings whose values are secrets: never echoed in messages. */
 export const SECRET_SETTINGS = new Set(['JWT_SECRET', 'BOOTSTRAP_ADMIN_PASSWORD']);
 /** Settings that are URLs and may carry a password. */
-const URL_SETTINGS = new Set(['DATABASE_URL', 'SMTP_URL']);
+const URL_SETTINGS = new Set(['DATABASE_URL', 'SMTP_URL', 'REDIS_URL']);
 
 /** A URL with its password (if any) replaced, for messages and `config check`. */
 export function maskUrlPassword(url: string): string {

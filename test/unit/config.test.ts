@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ConfigError, loadConfig, parseDuration, parseSize } from '../../src/config/load.js';
+import { ConfigError, displayValue, loadConfig, parseDuration, parseSize } from '../../src/config/load.js';
 
 test('defaults describe the embedded set-up', () => {
   const config = loadConfig({});
@@ -87,6 +87,7 @@ test('a URL setting that fails validation is never echoed, wherever its password
   for (const [key, value] of [
     ['SMTP_URL', 'mailer:S3cretPass@mail.example.com:587'],
     ['DATABASE_URL', 'postgres://app:S3cretPass@db.example.com/app'],
+    ['REDIS_URL', 'http://:S3cretPass@redis.example.com:6379'],
   ] as const) {
     assert.throws(
       () => loadConfig({ [key]: value }),
@@ -100,6 +101,7 @@ test('server URLs that cannot be parsed are refused at once, without showing the
   for (const [key, value] of [
     ['SMTP_URL', 'smtp://user:S3cret@mail host:587'],
     ['DATABASE_URL', 'mysql://billing:S3cret pass@[db:3306/x'],
+    ['REDIS_URL', 'redis://:S3cret pass@[redis:6379'],
   ]) {
     assert.throws(
       () => loadConfig({ [key as string]: value }),
@@ -284,4 +286,10 @@ test('PUBLIC_URL: unset by default; an http(s) URL without user, query or fragme
       bad,
     );
   }
+});
+
+test('displayValue masks the password of REDIS_URL, as of the other server URLs', () => {
+  const shown = displayValue('REDIS_URL', 'redis://default:S3cretPass@redis.example.com:6379/2');
+  assert.ok(!shown.includes('S3cretPass'), shown);
+  assert.match(shown, /^redis:\/\/default:\*+@redis\.example\.com:6379\/2$/);
 });
