@@ -5,9 +5,9 @@ import type { Config } from './config/schema.js';
 const TIMEOUT_CHECK_INTERVAL_MS = 1000;
 
 /**
- * Node HTTP server settings of every listener (the main port and the
- * PORTABILLING_PORTS ones). Slow clients (a body one byte every few seconds)
- * are cut off with a 408 instead of holding a connection open for as long as
+ * Node HTTP server settings of every listener (the main port, and the
+ * PORTABILLING_PORTS and METRICS_PORT ones). Slow clients (a body one byte
+ * every few seconds) are cut off with a 408 instead of holding a connection open for as long as
  * they like. Node looks for overdue requests every connectionsCheckingInterval
  * (30 s by default, which would let a 1 s timeout run 30 s).
  */

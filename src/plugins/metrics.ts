@@ -1,9 +1,7 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import type { Knex } from 'knex';
-import { httpServerOptions } from '../http-options.js';
+import { extraListeners } from '../extra-listeners.js';
 import { errorCodeLabel, faultCodeOf, loginOutcome, loginStep, otpFailureReason } from '../metrics/outcomes.js';
 import { createMetricsRegistry, knexPoolStats, type MetricsRegistry } from '../metrics/registry.js';
 
@@ -97,7 +95,7 @@ export default fp(
     app.db.knex.on('query-error', (err: unknown) => m.statementErrors.inc({ code: errorCodeLabel(err) }));
 
     const exposition = async () => ({ contentType: m.registry.contentType, body: await m.registry.metrics() });
-    const servers: Server[] = [];
+    const listeners = extraListeners(app);
     app.decorate('metrics', {
       callStarted: observerFor(app, m),
       lockoutCommitted(trx) {
@@ -111,7 +109,7 @@ export default fp(
       housekeepingPass: (result) => m.housekeepingPasses.inc({ result }),
       async listen(host) {
         if (config.METRICS_PORT === undefined) return undefined;
-        const server = createServer(httpServerOptions(config), (req, res) => {
+        const port = await listeners.open(config.METRICS_PORT, host, (req, res) => {
           const path = (req.url ?? '/').split('?')[0];
           if (req.method !== 'GET' || path !== '/metrics') {
             res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found: GET /metrics\n');
@@ -125,15 +123,6 @@ export default fp(
             },
           );
         });
-        servers.push(server);
-        await new Promise<void>((resolve, reject) => {
-          server.once('error', reject);
-          server.listen(config.METRICS_PORT, host, () => {
-            server.off('error', reject);
-            resolve();
-          });
-        });
-        const port = (server.address() as AddressInfo).port;
         app.log.info({ port }, 'metrics listener open');
         return port;
       },
@@ -145,17 +134,6 @@ export default fp(
         return reply.type(contentType).send(body);
       });
     }
-    app.addHook('onClose', async () => {
-      await Promise.all(
-        servers.map(
-          (server) =>
-            new Promise<void>((resolve) => {
-              server.close(() => resolve());
-              server.closeIdleConnections();
-            }),
-        ),
-      );
-    });
   },
   { name: 'metrics', dependencies: ['config', 'database'] },
 );

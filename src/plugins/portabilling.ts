@@ -1,9 +1,7 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import fp from 'fastify-plugin';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { Realm } from '../entities/descriptors.js';
-import { httpServerOptions } from '../http-options.js';
+import { extraListeners } from '../extra-listeners.js';
 import { frameworkFault } from '../rpc/errors.js';
 import { Fault } from '../rpc/faults.js';
 import { parseJson, type RawBody } from '../rpc/portabilling/envelope.js';
@@ -72,41 +70,21 @@ export default fp(
       { prefix: '/portabilling' },
     );
 
-    const servers: Server[] = [];
+    const listeners = extraListeners(app);
     app.decorate('portabilling', {
       async listen(host: string) {
         const opened: Array<{ realm: Realm; port: number }> = [];
         for (const { realm, port } of app.config.PORTABILLING_PORTS) {
           // The realm is what the port means: every path is taken below that realm's prefix, so none can name another.
-          const server = createServer(httpServerOptions(app.config), (req, res) => {
+          const bound = await listeners.open(port, host, (req, res) => {
             req.url = `/portabilling/${realm}${req.url ?? '/'}`;
             app.routing(req, res);
           });
-          servers.push(server);
-          await new Promise<void>((resolve, reject) => {
-            server.once('error', reject);
-            server.listen(port, host, () => {
-              server.off('error', reject);
-              resolve();
-            });
-          });
-          const bound = (server.address() as AddressInfo).port;
           app.log.info({ realm, port: bound }, 'PortaBilling listener open');
           opened.push({ realm, port: bound });
         }
         return opened;
       },
-    });
-    app.addHook('onClose', async () => {
-      await Promise.all(
-        servers.map(
-          (server) =>
-            new Promise<void>((resolve) => {
-              server.close(() => resolve());
-              server.closeIdleConnections();
-            }),
-        ),
-      );
     });
   },
   { name: 'portabilling', dependencies: ['rpc', 'sessions', 'config'] },
