@@ -41,11 +41,9 @@ export function createMfaChallengesRepository(db: Database) {
   );
   return {
     async insert(row: MfaChallengeRow, trx?: Knex.Transaction): Promise<void> {
+      // Expired challenges are deleted by housekeeping (plugins/housekeeping.ts), not here: a range
+      // delete in every login's transaction cost a statement and locked a range every login shares.
       await table(trx).insert(row);
-      // Housekeeping: challenges long expired are of no use to anyone.
-      await table(trx)
-        .where('expires_at', '<', row.created_at - 86_400_000)
-        .delete();
     },
 
     async findLive(tokenHash: string, now: number, trx?: Transaction): Promise<MfaChallengeRow | undefined> {
